@@ -1,0 +1,72 @@
+"""`POST /v1/kb/search` and `GET /v1/kb/documents`: thin HTTP over retrieval.KnowledgeBase."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+
+from app.auth.guards import requires
+from app.kb.schemas import DocumentInfo, DocumentsOut, Passage, SearchIn, SearchOut
+from app.lib.errors import ServiceUnavailable
+from app.services import Services
+from retrieval.search import Filters, Hit, IndexMismatch, IndexMissing
+from retrieval.store import StoreUnavailable
+
+
+def passage(hit: Hit) -> Passage:
+    c = hit.chunk
+    return Passage(
+        chunk_id=c.id, document_id=c.doc_id, title=c.title, heading_path=c.heading_path, locale=c.locale,
+        text=c.text, score=hit.score, anchor=c.anchor, policy_type=c.policy_type, scope=c.scope,
+        version=c.version, dense_similarity=hit.dense, lexical_score=hit.lexical,
+    )
+
+
+class KnowledgeBaseController(Controller):
+    path = "/v1/kb"
+    tags = ["knowledge base"]
+
+    @post("/search", status_code=200, guards=[requires("drafts:read", "kb:admin")], summary="Hybrid multilingual search.")
+    async def search(self, data: SearchIn, services: Services) -> SearchOut:
+        kb = services.require_kb()
+        language = data.language
+        if language is None and services.triager is not None:
+            guess = services.triager.languages.identify(data.query)
+            language = guess.code if guess.code != "und" else None
+        f = data.filters or None
+        filters = Filters(
+            policy_types=[p.value for p in f.policy_type] if f and f.policy_type else None,
+            scopes=list(f.scope) if f and f.scope else None,
+            locales=list(f.locale) if f and f.locale else None,
+            seller=f.seller if f else None,
+        )
+        try:
+            result = await kb.search(data.query, k=data.k, language=language, filters=filters, mode=data.mode)
+        except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
+            raise ServiceUnavailable(f"knowledge base unavailable: {exc}") from exc
+        return SearchOut(
+            hits=[passage(h) for h in result.hits], language=language, truncated=result.truncated,
+            notes=result.notes, timings_ms=result.timings_ms,
+        )
+
+    @get("/documents", guards=[requires("drafts:read", "kb:admin")], summary="What is indexed, with versions.")
+    async def documents(self, services: Services) -> DocumentsOut:
+        kb = services.require_kb()
+        try:
+            build = await kb.refresh()
+        except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
+            raise ServiceUnavailable(f"knowledge base unavailable: {exc}") from exc
+        docs: dict[str, DocumentInfo] = {}
+        for chunk in build.chunks:
+            key = f"{chunk.doc_id}@{chunk.locale}"
+            if key in docs:
+                docs[key].chunks += 1
+            else:
+                docs[key] = DocumentInfo(
+                    id=chunk.doc_id, locale=chunk.locale, title=chunk.title, policy_type=chunk.policy_type,
+                    scope=chunk.scope, version=chunk.version, effective_from=chunk.effective_from, chunks=1,
+                    source=chunk.source,
+                )
+        return DocumentsOut(
+            build=build.name, embedder=str(build.pointer.get("embedder")), built_at=build.pointer.get("built_at"),
+            documents=sorted(docs.values(), key=lambda d: (d.id, d.locale)),
+        )

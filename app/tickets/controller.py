@@ -1,0 +1,153 @@
+"""Tickets over HTTP.
+
+    POST /v1/tickets                 create (idempotent on external_id and on Idempotency-Key)
+    GET  /v1/tickets                 list, newest first
+    GET  /v1/tickets/{id}            one ticket with its drafts
+    POST /v1/tickets/{id}/drafts     (re)generate a draft, with agent instructions
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import requires
+from app.db.models import Draft, IdempotencyRecord, Ticket
+from app.drafts.controller import actor_of, create_draft, with_etag
+from app.drafts.schemas import DraftIn, DraftOut, RegenerateIn
+from app.lib.errors import Conflict, Unprocessable
+from app.schemas import TicketIn
+from app.services import Services
+from app.tickets import service as tickets
+from app.triage import records
+from app.triage.schemas import TriageResult
+
+
+class TicketCreate(TicketIn, kw_only=True, forbid_unknown_fields=True):
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")] = "api"
+
+
+class DraftSummary(msgspec.Struct, kw_only=True):
+    id: str
+    state: str
+    version: int
+    generator: str
+    created_at: datetime
+
+
+class TicketOut(msgspec.Struct, kw_only=True):
+    id: str
+    source: str
+    external_id: str | None
+    channel: str
+    subject: str | None
+    message: str
+    customer: dict[str, Any] | None
+    order: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    received_at: datetime
+    language: str | None
+    intent: str | None
+    urgency: str | None
+    sla_due_at: datetime | None
+    triage: dict[str, Any] | None
+    drafts: list[DraftSummary]
+    created_at: datetime
+
+
+def ticket_out(ticket: Ticket, drafts: list[Draft]) -> TicketOut:
+    return TicketOut(
+        id=ticket.id, source=ticket.source, external_id=ticket.external_id, channel=ticket.channel, subject=ticket.subject,
+        message=ticket.message, customer=ticket.customer, order=ticket.order, history=ticket.history or [],
+        received_at=ticket.received_at, language=ticket.language, intent=ticket.intent, urgency=ticket.urgency,
+        sla_due_at=ticket.sla_due_at, triage=ticket.triage, created_at=ticket.created_at,
+        drafts=[DraftSummary(id=d.id, state=d.state, version=d.version, generator=d.generator, created_at=d.created_at) for d in drafts],
+    )
+
+
+async def _drafts_of(session: AsyncSession, ticket_id: str) -> list[Draft]:
+    return list((await session.scalars(select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.created_at))).all())
+
+
+class TicketsController(Controller):
+    path = "/v1/tickets"
+    tags = ["tickets"]
+
+    @post("/", guards=[requires("drafts:write")], summary="Store a ticket (idempotent) and triage it.")
+    async def create(self, data: TicketCreate, request: Request, services: Services, db_session: AsyncSession) -> Response[TicketOut]:
+        key_id = str(request.scope.get("api_key_id", ""))  # type: ignore[call-overload]
+        idem_key = request.headers.get("idempotency-key")
+        digest = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
+        if idem_key:
+            if len(idem_key) > 200:
+                raise Unprocessable("Idempotency-Key is longer than 200 characters")
+            replay = await db_session.get(IdempotencyRecord, (idem_key, key_id))
+            if replay is not None:
+                return self._replay(replay, digest)
+
+        existing = await tickets.find_ticket(db_session, data.source, data.external_id) if data.external_id else None
+        if existing is not None:
+            out, status = ticket_out(existing, await _drafts_of(db_session, existing.id)), 200
+        else:
+            triager = services.require_triager()
+            result = triager.triage(data)
+            await records.save(db_session, [(data, result)], key_id or None)
+            ticket, created = await tickets.upsert_ticket(db_session, data, source=data.source, triage=result)
+            await db_session.commit()
+            out, status = ticket_out(ticket, await _drafts_of(db_session, ticket.id)), 201 if created else 200
+        if idem_key:
+            db_session.add(IdempotencyRecord(key=idem_key, api_key_id=key_id, route="POST /v1/tickets", request_hash=digest, status_code=status, response=msgspec.to_builtins(out)))
+            try:
+                await db_session.commit()
+            except IntegrityError:
+                # The same key raced us: answer what the first request answered.
+                await db_session.rollback()
+                replay = await db_session.get(IdempotencyRecord, (idem_key, key_id))
+                if replay is not None:
+                    return self._replay(replay, digest)
+                raise
+        return Response(out, status_code=status)
+
+    @staticmethod
+    def _replay(record: IdempotencyRecord, digest: str) -> Response[TicketOut]:
+        if record.request_hash != digest:
+            raise Conflict("this Idempotency-Key was already used with a different request body")
+        return Response(msgspec.convert(record.response, TicketOut), status_code=record.status_code, headers={"Idempotent-Replayed": "true"})
+
+    @get("/", guards=[requires("drafts:read")], summary="Tickets, newest first.")
+    async def list_tickets(
+        self,
+        db_session: AsyncSession,
+        limit: int = Parameter(default=50, ge=1, le=500),
+        intent: str | None = None,
+    ) -> list[TicketOut]:
+        query = select(Ticket).order_by(Ticket.created_at.desc()).limit(limit)
+        if intent:
+            query = query.where(Ticket.intent == intent)
+        rows = list((await db_session.scalars(query)).all())
+        return [ticket_out(t, await _drafts_of(db_session, t.id)) for t in rows]
+
+    @get("/{ticket_id:str}", guards=[requires("drafts:read")], summary="One ticket with its drafts.")
+    async def read(self, ticket_id: str, db_session: AsyncSession) -> TicketOut:
+        ticket = await tickets.get_ticket(db_session, ticket_id)
+        return ticket_out(ticket, await _drafts_of(db_session, ticket.id))
+
+    @post("/{ticket_id:str}/drafts", status_code=201, guards=[requires("drafts:write")], summary="Generate another draft, with instructions.")
+    async def regenerate(self, ticket_id: str, data: RegenerateIn, request: Request, services: Services, db_session: AsyncSession) -> Response[DraftOut]:
+        ticket = await tickets.get_ticket(db_session, ticket_id)
+        base = tickets.ticket_in(ticket)
+        triage = msgspec.convert(ticket.triage, TriageResult) if ticket.triage else None
+        request_data = DraftIn(
+            **{f: getattr(base, f) for f in base.__struct_fields__},
+            triage=triage, instructions=data.instructions, translate_for_agent=data.translate_for_agent,
+            agent_language=data.agent_language, generator=data.generator, ticket_id=ticket.id,
+        )
+        return with_etag(await create_draft(services, db_session, request_data, actor_of(request)), 201)

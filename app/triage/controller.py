@@ -1,0 +1,45 @@
+"""`POST /v1/triage` and `POST /v1/triage/batch`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from litestar import Controller, Request, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import requires
+from app.schemas import TicketIn
+from app.services import Services
+from app.triage import records
+from app.triage.schemas import TriageBatchIn, TriageBatchOut, TriageResult
+
+# Batches above this size run in a worker thread so one big batch does not stall other requests.
+_THREAD_ABOVE = 8
+
+
+class TriageController(Controller):
+    path = "/v1/triage"
+    tags = ["triage"]
+    guards = [requires("triage")]
+
+    @post("/", status_code=200, summary="Triage one message.")
+    async def triage_one(
+        self, data: TicketIn, services: Services, db_session: AsyncSession, request: Request
+    ) -> TriageResult:
+        result = services.require_triager().triage(data)
+        await records.save(db_session, [(data, result)], request.scope.get("api_key_id"))
+        return result
+
+    @post("/batch", status_code=200, summary="Triage up to 256 messages in one call.")
+    async def triage_batch(
+        self, data: TriageBatchIn, services: Services, db_session: AsyncSession, request: Request
+    ) -> TriageBatchOut:
+        triager = services.require_triager()
+        started = time.perf_counter()
+        if len(data.items) > _THREAD_ABOVE:
+            results = await asyncio.to_thread(triager.triage_many, data.items)
+        else:
+            results = triager.triage_many(data.items)
+        await records.save(db_session, list(zip(data.items, results, strict=True)), request.scope.get("api_key_id"))
+        return TriageBatchOut(items=results, count=len(results), elapsed_ms=round((time.perf_counter() - started) * 1000, 2))

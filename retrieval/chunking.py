@@ -1,0 +1,155 @@
+"""Splitting documents into retrievable chunks: by headings first, then by tokens.
+
+Each chunk keeps its heading path, its section number (the n-th ``##`` section, 0 for the
+introduction; translations of a document share section numbers) and a stable id built from the
+document, locale and heading, so a citation anchor survives re-ingests of unchanged text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+
+from retrieval.sources import Document
+
+_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
+
+
+@dataclass(slots=True)
+class Chunk:
+    id: str
+    doc_id: str
+    locale: str
+    title: str
+    heading_path: list[str]
+    section: int
+    part: int
+    text: str
+    policy_type: str
+    scope: str
+    version: int
+    effective_from: str
+    intents: list[str]
+    facts: dict[str, Any]
+    source: str
+    doc_hash: str
+
+    @property
+    def anchor(self) -> str:
+        """Stable citation anchor: ``<doc id>@<locale>#<heading slug>``."""
+        return self.id.rsplit("~", 1)[0]
+
+    @property
+    def index_text(self) -> str:
+        """What is embedded and lexically indexed: the text with its title and headings."""
+        heading = " › ".join(h for h in self.heading_path if h != self.title)
+        return f"{self.title}. {heading + '. ' if heading else ''}{self.text}"
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(
+            json.dumps([self.index_text, self.metadata()], sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+
+    def metadata(self) -> dict[str, str | int | float | bool]:
+        """Chroma metadata (scalars only; lists and mappings as JSON strings)."""
+        return {
+            "doc_id": self.doc_id,
+            "locale": self.locale,
+            "title": self.title,
+            "heading_path": json.dumps(self.heading_path, ensure_ascii=False),
+            "section": self.section,
+            "part": self.part,
+            "policy_type": self.policy_type,
+            "scope": self.scope,
+            "version": self.version,
+            "effective_from": self.effective_from,
+            "intents": ",".join(self.intents),
+            "facts": json.dumps(self.facts, ensure_ascii=False, sort_keys=True, default=str),
+            "source": self.source,
+            "doc_hash": self.doc_hash,
+        }
+
+    @classmethod
+    def from_record(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+        return cls(
+            id=chunk_id,
+            doc_id=str(meta["doc_id"]),
+            locale=str(meta["locale"]),
+            title=str(meta["title"]),
+            heading_path=json.loads(str(meta.get("heading_path") or "[]")),
+            section=int(meta.get("section", 0)),
+            part=int(meta.get("part", 0)),
+            text=text,
+            policy_type=str(meta["policy_type"]),
+            scope=str(meta["scope"]),
+            version=int(meta.get("version", 1)),
+            effective_from=str(meta.get("effective_from", "")),
+            intents=[i for i in str(meta.get("intents", "")).split(",") if i],
+            facts=json.loads(str(meta.get("facts") or "{}")),
+            source=str(meta.get("source", "")),
+            doc_hash=str(meta.get("doc_hash", "")),
+        )
+
+
+def slug(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"[^\w]+", "-", text, flags=re.UNICODE).strip("-")
+    return text[:80] or "section"
+
+
+class Chunker:
+    def __init__(self, chunk_tokens: int, overlap_tokens: int) -> None:
+        self._headers = MarkdownHeaderTextSplitter(headers_to_split_on=_HEADERS, strip_headers=True)
+        self._tokens = RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+            encoding_name="cl100k_base", chunk_size=chunk_tokens, chunk_overlap=overlap_tokens
+        )
+
+    def split(self, document: Document) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        used: set[str] = set()
+        section = 0
+        last_h2: str | None = None
+        for piece in self._headers.split_text(document.body):
+            meta = piece.metadata
+            h2 = meta.get("h2")
+            if h2 != last_h2 and h2 is not None:
+                section += 1
+                last_h2 = h2
+            path = [str(meta[k]) for k in ("h1", "h2", "h3") if meta.get(k)]
+            if not path:
+                path = [document.title]
+            base = f"{document.id}@{document.locale}#{slug(path[-1]) if len(path) > 1 else 'summary'}"
+            anchor, n = base, 2
+            while anchor in used:
+                anchor, n = f"{base}-{n}", n + 1
+            used.add(anchor)
+            parts = self._tokens.split_text(piece.page_content.strip()) or []
+            for part_no, text in enumerate(p for p in parts if p.strip()):
+                chunks.append(
+                    Chunk(
+                        id=f"{anchor}~{part_no}",
+                        doc_id=document.id,
+                        locale=document.locale,
+                        title=document.title,
+                        heading_path=path,
+                        section=section,
+                        part=part_no,
+                        text=text.strip(),
+                        policy_type=document.policy_type,
+                        scope=document.scope,
+                        version=document.version,
+                        effective_from=document.effective_from,
+                        intents=document.intents,
+                        facts=document.facts,
+                        source=document.path,
+                        doc_hash=document.content_hash,
+                    )
+                )
+        return chunks

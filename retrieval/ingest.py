@@ -1,0 +1,171 @@
+"""`replydesk kb ingest`: sources -> chunks -> embeddings -> a new Chroma build -> switch.
+
+Idempotent by content hash: when nothing changed the run stops after hashing (no embedding, no
+writes); when something changed, unchanged chunks reuse their stored embeddings and only new or
+changed text is embedded. The new build is filled aside and the pointer moves only when it is
+complete, so an interrupted ingest leaves the previous index in service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.chunking import Chunk, Chunker
+from retrieval.embeddings import Embedder
+from retrieval.sources import FileProblem, read_sources
+from retrieval.store import ChromaStore
+
+Progress = Callable[[int, int], None]
+EMBED_BATCH = 64
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    documents: int
+    chunks: int
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    embedded: int
+    seconds: float
+    build: str
+    switched: bool
+    skipped: list[FileProblem] = field(default_factory=list)
+
+    def line(self) -> str:
+        state = "switched to" if self.switched else "unchanged:"
+        return (
+            f"{self.documents} documents, {self.chunks} chunks: {self.added} added, {self.updated} updated, "
+            f"{self.removed} removed, {self.unchanged} unchanged; {self.embedded} embedded; "
+            f"{len(self.skipped)} files skipped; {self.seconds:.2f} s ({state} {self.build})"
+        )
+
+
+def manifest_hash(chunks: list[Chunk], embedder_name: str) -> str:
+    digest = hashlib.sha256(embedder_name.encode())
+    for chunk in sorted(chunks, key=lambda c: c.id):
+        digest.update(f"\n{chunk.id}\t{chunk.content_hash}".encode())
+    return digest.hexdigest()
+
+
+def terminal_progress(label: str) -> Progress | None:
+    """A tqdm bar on a terminal; nothing when output is piped (CI logs stay readable)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="chunk", leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+async def ingest(
+    store: ChromaStore,
+    embedder: Embedder,
+    source: Path,
+    chunker: Chunker,
+    *,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> IngestSummary:
+    started = time.perf_counter()
+    documents, problems = read_sources(source)
+    chunks = [chunk for document in documents for chunk in chunker.split(document)]
+    if not chunks:
+        raise ValueError(f"no usable documents under {source} ({len(problems)} files skipped)")
+    digest = manifest_hash(chunks, embedder.name)
+    pointer = await store.pointer()
+    builds = await store.list_builds()
+    previous = pointer.get("collection") if pointer else None
+    if previous not in builds:
+        previous = None
+
+    if pointer and previous and not force and pointer.get("manifest_hash") == digest:
+        return IngestSummary(
+            len(documents), len(chunks), 0, 0, 0, len(chunks), 0, round(time.perf_counter() - started, 3),
+            previous, False, problems,
+        )
+
+    hashes = {chunk.id: chunk.content_hash for chunk in chunks}
+    old_hashes: dict[str, str] = {}
+    if previous:
+        existing = await store.get_all(previous)
+        old_hashes = {
+            i: str(m.get("content_hash", "")) for i, m in zip(existing["ids"], existing["metadatas"], strict=False)
+        }
+    added = sum(1 for i in hashes if i not in old_hashes)
+    updated = sum(1 for i, h in hashes.items() if i in old_hashes and old_hashes[i] != h)
+    removed = sum(1 for i in old_hashes if i not in hashes)
+    unchanged = len(hashes) - added - updated
+
+    # Reuse stored vectors for unchanged text, but never across embedding models.
+    reuse: dict[str, Any] = {}
+    same_model = pointer is not None and pointer.get("embedder") == embedder.name
+    if previous and same_model and not force:
+        keep = [i for i, h in hashes.items() if old_hashes.get(i) == h]
+        if keep:
+            got = await store.get_all(previous, embeddings=True, ids=keep)
+            reuse = dict(zip(got["ids"], got["embeddings"], strict=False))
+
+    to_embed = [chunk for chunk in chunks if chunk.id not in reuse]
+    vectors: dict[str, Any] = {}
+    total = len(to_embed)
+    for start in range(0, total, EMBED_BATCH):
+        batch = to_embed[start : start + EMBED_BATCH]
+        matrix = embedder.embed([chunk.index_text for chunk in batch])
+        vectors.update({chunk.id: row for chunk, row in zip(batch, matrix, strict=True)})
+        if progress:
+            progress(min(start + EMBED_BATCH, total), total)
+
+    build = f"{store.prefix}-{datetime.now(UTC):%Y%m%dt%H%M%S}-{secrets.token_hex(3)}"
+    ids = [chunk.id for chunk in chunks]
+    matrix = np.vstack([np.asarray(reuse.get(i, vectors.get(i)), dtype=np.float32) for i in ids])
+    metadatas = [{**chunk.metadata(), "content_hash": chunk.content_hash} for chunk in chunks]
+    try:
+        await store.add(build, ids, matrix, [chunk.text for chunk in chunks], metadatas)
+    except BaseException:
+        # Leave no half-built collection behind; the pointer still names the previous build.
+        try:
+            await store.delete(build)
+        except Exception:  # noqa: S110 (best effort; the next ingest cleans up too)
+            pass
+        raise
+    await store.set_pointer(
+        {
+            "collection": build,
+            "embedder": embedder.name,
+            "dimensions": int(matrix.shape[1]),
+            "manifest_hash": digest,
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    # Keep the previous build one generation so replicas mid-query on it are not cut off.
+    for name in await store.list_builds():
+        if name not in (build, previous):
+            await store.delete(name)
+    return IngestSummary(
+        len(documents), len(chunks), added, updated, removed, unchanged, len(to_embed),
+        round(time.perf_counter() - started, 3), build, True, problems,
+    )

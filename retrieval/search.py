@@ -1,0 +1,340 @@
+"""Hybrid search over the knowledge base: dense vectors (Chroma) + BM25, fused by reciprocal rank.
+
+Ranking rules, in order:
+1. Candidates: the top passages by cosine similarity and by BM25, within the filters. Passages
+   scoped to a seller are only candidates for that seller's orders.
+2. Fusion: reciprocal rank fusion of the two lists.
+3. Locale: a document's passages are shown in the buyer's language when that translation exists,
+   otherwise in canonical English; a hit in another translation lends its score to the same
+   section in the preferred one.
+4. Seller: for that seller's orders, the seller's own passages outrank the platform's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.chunking import Chunk
+from retrieval.embeddings import Embedder
+from retrieval.lexical import BM25Index
+from retrieval.store import ChromaStore, StoreUnavailable
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+Mode = Literal["hybrid", "dense", "lexical"]
+CANONICAL_LOCALE = "en"
+RRF_K = 60
+SELLER_BOOST = 1.5
+POINTER_CHECK_SECONDS = 5.0
+
+
+class IndexMismatch(RuntimeError):
+    """The index was built with another embedding model than the one configured."""
+
+
+class IndexMissing(RuntimeError):
+    """No knowledge-base build exists yet."""
+
+
+@dataclass(slots=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+    rank_dense: int | None = None
+    rank_lexical: int | None = None
+
+
+@dataclass(slots=True)
+class SearchResult:
+    hits: list[Hit]
+    truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Filters:
+    policy_types: list[str] | None = None
+    scopes: list[str] | None = None
+    locales: list[str] | None = None
+    seller: str | None = None
+    doc_ids: list[str] | None = None
+
+
+class _Build:
+    """One build's chunks in memory: the catalog, the BM25 index and column arrays for masks."""
+
+    def __init__(self, name: str, pointer: dict[str, Any], chunks: list[Chunk]) -> None:
+        self.name = name
+        self.pointer = pointer
+        self.chunks = chunks
+        self.by_id = {c.id: i for i, c in enumerate(chunks)}
+        self.lexical = BM25Index([c.index_text for c in chunks])
+        self.scope = np.array([c.scope for c in chunks], dtype=object)
+        self.policy = np.array([c.policy_type for c in chunks], dtype=object)
+        self.locale = np.array([c.locale for c in chunks], dtype=object)
+        self.doc = np.array([c.doc_id for c in chunks], dtype=object)
+        self.intents_of: dict[str, set[str]] = {}
+        self.locales_of: dict[str, set[str]] = {}
+        self.sections: dict[tuple[str, str, int, int], int] = {}
+        for i, c in enumerate(chunks):
+            self.locales_of.setdefault(c.doc_id, set()).add(c.locale)
+            self.intents_of.setdefault(c.doc_id, set()).update(c.intents)
+            self.sections.setdefault((c.doc_id, c.locale, c.section, c.part), i)
+            self.sections.setdefault((c.doc_id, c.locale, c.section, -1), i)
+            self.sections.setdefault((c.doc_id, c.locale, -1, -1), i)
+
+    def mask(self, filters: Filters) -> npt.NDArray[np.bool_]:
+        mask = np.ones(len(self.chunks), dtype=bool)
+        allowed_scopes = filters.scopes or ["platform", *([filters.seller] if filters.seller else [])]
+        mask &= np.isin(self.scope, allowed_scopes)
+        if filters.policy_types:
+            mask &= np.isin(self.policy, filters.policy_types)
+        if filters.locales:
+            mask &= np.isin(self.locale, filters.locales)
+        if filters.doc_ids:
+            mask &= np.isin(self.doc, filters.doc_ids)
+        return mask
+
+    def where(self, filters: Filters) -> dict[str, Any]:
+        allowed_scopes = filters.scopes or ["platform", *([filters.seller] if filters.seller else [])]
+        clauses: list[dict[str, Any]] = [{"scope": {"$in": allowed_scopes}}]
+        if filters.policy_types:
+            clauses.append({"policy_type": {"$in": filters.policy_types}})
+        if filters.locales:
+            clauses.append({"locale": {"$in": filters.locales}})
+        if filters.doc_ids:
+            clauses.append({"doc_id": {"$in": filters.doc_ids}})
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def preferred_locale(self, doc_id: str, language: str | None) -> str:
+        available = self.locales_of.get(doc_id, set())
+        if language and language in available:
+            return language
+        if CANONICAL_LOCALE in available:
+            return CANONICAL_LOCALE
+        return sorted(available)[0] if available else CANONICAL_LOCALE
+
+    def counterpart(self, chunk: Chunk, locale: str) -> int | None:
+        for key in (
+            (chunk.doc_id, locale, chunk.section, chunk.part),
+            (chunk.doc_id, locale, chunk.section, -1),
+            (chunk.doc_id, locale, -1, -1),
+        ):
+            if key in self.sections:
+                return self.sections[key]
+        return None
+
+
+class KnowledgeBase:
+    def __init__(self, store: ChromaStore, embedder: Embedder, *, max_query_tokens: int = 256) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.max_query_tokens = max_query_tokens
+        self._build: _Build | None = None
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+        self.problem: str | None = None
+
+    # ---- the active build ----
+    async def refresh(self, *, force: bool = False) -> _Build:
+        """Follow the pointer; reload the catalog when another build became active."""
+        now = time.monotonic()
+        if self._build is not None and not force and now - self._checked_at < POINTER_CHECK_SECONDS:
+            return self._build
+        async with self._lock:
+            if self._build is not None and not force and time.monotonic() - self._checked_at < POINTER_CHECK_SECONDS:
+                return self._build
+            pointer = await self.store.pointer()
+            self._checked_at = time.monotonic()
+            if pointer is None:
+                self.problem = "the knowledge base is empty: run `replydesk kb ingest`"
+                raise IndexMissing(self.problem)
+            if pointer.get("embedder") != self.embedder.name:
+                self.problem = (
+                    f"the index was built with {pointer.get('embedder')!r} but the service embeds with "
+                    f"{self.embedder.name!r}: re-run `replydesk kb ingest` (vectors are never mixed)"
+                )
+                raise IndexMismatch(self.problem)
+            name = str(pointer["collection"])
+            if self._build is None or self._build.name != name:
+                records = await self.store.get_all(name)
+                chunks = [
+                    Chunk.from_record(i, d, m)
+                    for i, d, m in zip(records["ids"], records["documents"], records["metadatas"], strict=False)
+                ]
+                self._build = await asyncio.to_thread(_Build, name, pointer, chunks)
+            self.problem = None
+            return self._build
+
+    async def health(self) -> tuple[bool, str]:
+        try:
+            await self.store.heartbeat()
+            build = await self.refresh()
+        except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
+            return False, str(exc)
+        return True, f"{len(build.chunks)} chunks in {build.name} ({self.store.location})"
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # ---- reading ----
+    async def chunks(self) -> list[Chunk]:
+        return list((await self.refresh()).chunks)
+
+    async def chunk(self, chunk_id: str) -> Chunk | None:
+        build = await self.refresh()
+        index = build.by_id.get(chunk_id)
+        return build.chunks[index] if index is not None else None
+
+    async def document_facts(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Front-matter facts per document id (identical across translations)."""
+        build = await self.refresh()
+        facts: dict[str, dict[str, Any]] = {}
+        for chunk in build.chunks:
+            if chunk.doc_id in doc_ids and chunk.doc_id not in facts:
+                facts[chunk.doc_id] = dict(chunk.facts)
+        return facts
+
+    async def policy_facts(self, seller: str | None) -> dict[str, dict[str, Any]]:
+        """Facts of every platform document, and of ``seller``'s own documents, by document id."""
+        build = await self.refresh()
+        facts: dict[str, dict[str, Any]] = {}
+        for chunk in build.chunks:
+            if chunk.scope in ("platform", seller) and chunk.doc_id not in facts and chunk.facts:
+                facts[chunk.doc_id] = {"scope": chunk.scope, **chunk.facts}
+        return facts
+
+    async def documents_for_intent(self, intent: str, seller: str | None) -> list[str]:
+        """Documents whose front matter says they serve ``intent`` (platform, or this seller's)."""
+        build = await self.refresh()
+        scopes = {"platform", seller}
+        docs = []
+        for doc_id, intents in sorted(build.intents_of.items()):
+            if intent in intents:
+                index = build.sections.get((doc_id, build.preferred_locale(doc_id, None), -1, -1))
+                if index is not None and build.chunks[index].scope in scopes:
+                    docs.append(doc_id)
+        return docs
+
+    # ---- search ----
+    async def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        language: str | None = None,
+        filters: Filters | None = None,
+        mode: Mode = "hybrid",
+        candidates: int = 40,
+    ) -> SearchResult:
+        from app.lib.tokens import truncate  # the tokenizer is configured by the app or CLI
+
+        filters = filters or Filters()
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        build = await self.refresh()
+        notes: list[str] = []
+        text, truncated = truncate(query, self.max_query_tokens)
+        if truncated:
+            notes.append(f"query truncated to its first {self.max_query_tokens} tokens")
+        mask = build.mask(filters)
+        n_candidates = max(candidates, k * 4)
+
+        dense: list[tuple[int, float]] = []
+        if mode in ("hybrid", "dense"):
+            t0 = time.perf_counter()
+            vector = self.embedder.embed([text])[0]
+            timings["embed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+            t0 = time.perf_counter()
+            if mask.any():
+                found = await self.store.query(build.name, vector, min(n_candidates, int(mask.sum())), build.where(filters))
+                dense = [(build.by_id[i], s) for i, s in found if i in build.by_id]
+            timings["dense_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        lexical: list[tuple[int, float]] = []
+        if mode in ("hybrid", "lexical"):
+            t0 = time.perf_counter()
+            lexical = build.lexical.top(text, n_candidates, mask)
+            timings["lexical_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+
+        t0 = time.perf_counter()
+        hits = self._fuse(build, dense, lexical, language, filters.seller)
+        timings["fuse_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return SearchResult(hits[:k], truncated, notes, timings)
+
+    @staticmethod
+    def _fuse(
+        build: _Build,
+        dense: list[tuple[int, float]],
+        lexical: list[tuple[int, float]],
+        language: str | None,
+        seller: str | None,
+    ) -> list[Hit]:
+        hits: dict[int, Hit] = {}
+        for rank, (index, similarity) in enumerate(dense):
+            hit = hits.setdefault(index, Hit(build.chunks[index], 0.0))
+            hit.score += 1.0 / (RRF_K + rank + 1)
+            hit.dense, hit.rank_dense = round(similarity, 4), rank + 1
+        for rank, (index, score) in enumerate(lexical):
+            hit = hits.setdefault(index, Hit(build.chunks[index], 0.0))
+            hit.score += 1.0 / (RRF_K + rank + 1)
+            hit.lexical, hit.rank_lexical = round(score, 4), rank + 1
+
+        # Show each document in the buyer's language when it exists, else in English.
+        merged: dict[int, Hit] = {}
+        for index, hit in hits.items():
+            target = build.preferred_locale(hit.chunk.doc_id, language)
+            if hit.chunk.locale != target:
+                other = build.counterpart(hit.chunk, target)
+                if other is not None:
+                    index = other
+                    hit = Hit(build.chunks[other], hit.score, hit.dense, hit.lexical, hit.rank_dense, hit.rank_lexical)
+            if index in merged:
+                # Two translations of one passage agree: keep the stronger score, add a little.
+                kept = merged[index]
+                kept.score = max(kept.score, hit.score) + 0.25 * min(kept.score, hit.score)
+                kept.dense = max(filter(None, (kept.dense, hit.dense)), default=None)
+                kept.lexical = max(filter(None, (kept.lexical, hit.lexical)), default=None)
+            else:
+                merged[index] = hit
+        for hit in merged.values():
+            if seller and hit.chunk.scope == seller:
+                hit.score *= SELLER_BOOST
+        ordered = sorted(merged.values(), key=lambda h: (-h.score, h.chunk.id))
+        for hit in ordered:
+            hit.score = round(hit.score, 6)
+        return ordered
+
+
+async def open_knowledge_base(settings: Settings, embedder: Embedder | None) -> KnowledgeBase:
+    """Open Chroma per the settings. A missing index is not an error here: `/ready` reports it."""
+    if embedder is None:
+        raise RuntimeError("no embedding model loaded")
+    store = await ChromaStore.open(
+        url=settings.chroma_url, path=str(settings.chroma_path), prefix=settings.chroma_collection
+    )
+    kb = KnowledgeBase(store, embedder_for(settings, embedder), max_query_tokens=settings.search_max_query_tokens)
+    try:
+        await kb.refresh()
+    except (IndexMissing, IndexMismatch):
+        pass
+    return kb
+
+
+def embedder_for(settings: Settings, bundled: Embedder) -> Embedder:
+    """The retrieval embedder: the bundled one unless the settings name another."""
+    from retrieval.embeddings import BUNDLED_NAME, embedder_from_spec
+
+    if settings.embeddings in ("", "bundled", BUNDLED_NAME):
+        return bundled
+    return embedder_from_spec(settings.embeddings, base_url=settings.llm_base_url, api_key=settings.llm_api_key)
