@@ -3,7 +3,11 @@
 Ranking rules, in order:
 1. Candidates: the top passages by cosine similarity and by BM25, within the filters. Passages
    scoped to a seller are only candidates for that seller's orders.
-2. Fusion: reciprocal rank fusion of the two lists.
+2. Fusion: a weighted sum of the cosine similarity and the BM25 score (normalised to the best
+   hit). BM25 only counts passages in the query's own language: across languages it matches
+   shared word stems by accident, and the multilingual vectors carry meaning across languages.
+   An optional intent prior (the triage model's intent probabilities) adds weight to the
+   documents whose front matter says they serve that intent.
 3. Locale: a document's passages are shown in the buyer's language when that translation exists,
    otherwise in canonical English; a hit in another translation lends its score to the same
    section in the preferred one.
@@ -30,8 +34,9 @@ if TYPE_CHECKING:
 
 Mode = Literal["hybrid", "dense", "lexical"]
 CANONICAL_LOCALE = "en"
-RRF_K = 60
-SELLER_BOOST = 1.5
+LEXICAL_WEIGHT = 0.15
+INTENT_WEIGHT = 0.1
+SELLER_BOOST = 0.05
 POINTER_CHECK_SECONDS = 5.0
 
 
@@ -83,6 +88,7 @@ class _Build:
         self.policy = np.array([c.policy_type for c in chunks], dtype=object)
         self.locale = np.array([c.locale for c in chunks], dtype=object)
         self.doc = np.array([c.doc_id for c in chunks], dtype=object)
+        self.locales = set(self.locale.tolist())
         self.intents_of: dict[str, set[str]] = {}
         self.locales_of: dict[str, set[str]] = {}
         self.sections: dict[tuple[str, str, int, int], int] = {}
@@ -236,6 +242,7 @@ class KnowledgeBase:
         filters: Filters | None = None,
         mode: Mode = "hybrid",
         candidates: int = 40,
+        intent_prior: dict[str, float] | None = None,
     ) -> SearchResult:
         from app.lib.tokens import truncate  # the tokenizer is configured by the app or CLI
 
@@ -263,11 +270,16 @@ class KnowledgeBase:
         lexical: list[tuple[int, float]] = []
         if mode in ("hybrid", "lexical"):
             t0 = time.perf_counter()
-            lexical = build.lexical.top(text, n_candidates, mask)
+            lexical_mask = mask
+            if mode == "hybrid" and language and language in build.locales:
+                lexical_mask = mask & (build.locale == language)
+            elif mode == "hybrid":
+                lexical_mask = None  # no passages in this language: lexical matches would be accidents
+            lexical = build.lexical.top(text, n_candidates, lexical_mask) if lexical_mask is not None else []
             timings["lexical_ms"] = round((time.perf_counter() - t0) * 1000, 3)
 
         t0 = time.perf_counter()
-        hits = self._fuse(build, dense, lexical, language, filters.seller)
+        hits = self._fuse(build, dense, lexical, language, filters.seller, intent_prior or {})
         timings["fuse_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return SearchResult(hits[:k], truncated, notes, timings)
@@ -279,16 +291,26 @@ class KnowledgeBase:
         lexical: list[tuple[int, float]],
         language: str | None,
         seller: str | None,
+        intent_prior: dict[str, float],
     ) -> list[Hit]:
         hits: dict[int, Hit] = {}
+        floor = min((s for _, s in dense), default=0.0)
         for rank, (index, similarity) in enumerate(dense):
             hit = hits.setdefault(index, Hit(build.chunks[index], 0.0))
-            hit.score += 1.0 / (RRF_K + rank + 1)
             hit.dense, hit.rank_dense = round(similarity, 4), rank + 1
+        top_lexical = max((s for _, s in lexical), default=0.0)
         for rank, (index, score) in enumerate(lexical):
             hit = hits.setdefault(index, Hit(build.chunks[index], 0.0))
-            hit.score += 1.0 / (RRF_K + rank + 1)
             hit.lexical, hit.rank_lexical = round(score, 4), rank + 1
+        for hit in hits.values():
+            # A lexical-only candidate was not in the dense top list: it is at most as similar
+            # as the weakest dense candidate.
+            dense_part = hit.dense if hit.dense is not None else (floor if dense else 0.0)
+            lexical_part = (hit.lexical or 0.0) / top_lexical if top_lexical else 0.0
+            weight = 1.0 if dense else 0.0
+            hit.score = weight * dense_part + (LEXICAL_WEIGHT if dense else 1.0) * lexical_part
+            if intent_prior:
+                hit.score += INTENT_WEIGHT * sum(p for i, p in intent_prior.items() if i in hit.chunk.intents)
 
         # Show each document in the buyer's language when it exists, else in English.
         merged: dict[int, Hit] = {}
@@ -300,16 +322,16 @@ class KnowledgeBase:
                     index = other
                     hit = Hit(build.chunks[other], hit.score, hit.dense, hit.lexical, hit.rank_dense, hit.rank_lexical)
             if index in merged:
-                # Two translations of one passage agree: keep the stronger score, add a little.
+                # Two translations of one passage: keep the stronger score.
                 kept = merged[index]
-                kept.score = max(kept.score, hit.score) + 0.25 * min(kept.score, hit.score)
+                kept.score = max(kept.score, hit.score)
                 kept.dense = max(filter(None, (kept.dense, hit.dense)), default=None)
                 kept.lexical = max(filter(None, (kept.lexical, hit.lexical)), default=None)
             else:
                 merged[index] = hit
         for hit in merged.values():
             if seller and hit.chunk.scope == seller:
-                hit.score *= SELLER_BOOST
+                hit.score += SELLER_BOOST
         ordered = sorted(merged.values(), key=lambda h: (-h.score, h.chunk.id))
         for hit in ordered:
             hit.score = round(hit.score, 6)

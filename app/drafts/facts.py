@@ -155,10 +155,22 @@ def compute_facts(
     result.add("today", today, "ticket", "date the message was received")
     if responsible_party:
         result.add("responsible_party", responsible_party, "triage", "who must act, from intent and order status")
+    # Facts that hold whatever the order: answer deadlines and plain policy values.
+    hours, doc_hours = policy("seller_response_hours")
+    result.add("seller_response_hours", int(hours), doc_hours, "hours a seller has to answer")
+    result.add("seller_response_due", (received_at + timedelta(hours=int(hours))).date(), doc_hours, f"{hours} hours after the message")
+    privacy_days, doc_priv = policy("privacy_response_days")
+    result.add("privacy_response_days", int(privacy_days), doc_priv, "days to answer a data request")
+    result.add("privacy_due", today + timedelta(days=int(privacy_days)), doc_priv, f"{privacy_days} days after the request")
+    coupons, doc_coupon = policy("coupon_per_order")
+    result.add("coupon_per_order", int(coupons), doc_coupon, "coupons that can be combined on one order")
+    release, doc_release = policy("authorization_release_business_days")
+    result.add("authorization_release_business_days", int(release), doc_release, "pending authorisations drop off")
+    threshold, doc_duty = policy("duties_threshold_eur")
+    result.add("duties_threshold_eur", float(threshold), doc_duty, "order value above which import duties may apply")
     if order is None:
-        # Policy values alone still help a reply ("you have 30 days from delivery").
-        for key in ("return_window_days", "damage_report_window_days", "seller_response_hours", "privacy_response_days",
-                    "protection_claim_window_days", "legal_warranty_months", "refund_processing_days"):
+        for key in ("return_window_days", "damage_report_window_days", "protection_claim_window_days",
+                    "legal_warranty_months", "refund_processing_days", "carrier_investigation_business_days"):
             value, doc = policy(key)
             result.add(key, value, doc, f"policy value from {doc}")
         return result
@@ -230,9 +242,6 @@ def compute_facts(
         result.add("cancellable", status in _NOT_SHIPPED, "cancellation-policy", "free cancellation until dispatch")
 
     # Seller response and disputes
-    hours, doc_hours = policy("seller_response_hours")
-    result.add("seller_response_hours", int(hours), doc_hours, "hours a seller has to answer")
-    result.add("seller_response_due", (received_at + timedelta(hours=int(hours))).date(), doc_hours, f"{hours} hours after the message")
     dispute_days, doc_dispute = policy("dispute_seller_days")
     result.add("dispute_seller_days", int(dispute_days), doc_dispute, "days a seller has to resolve a dispute")
     result.add("platform_steps_in_from", today + timedelta(days=int(dispute_days)), doc_dispute, "when Tradewind can step in if the seller does not resolve it")
@@ -262,12 +271,9 @@ def compute_facts(
         result.add("in_warranty", today <= until, doc_w, f"today {today.isoformat()} vs {until.isoformat()}")
 
     # Payments, invoices, customs, privacy
-    release, doc_release = policy("authorization_release_business_days")
-    result.add("authorization_release_business_days", int(release), doc_release, "pending authorisations drop off")
     invoice_days, doc_inv2 = policy("invoice_issue_business_days")
     result.add("invoice_due", add_business_days(today, int(invoice_days)), doc_inv2, f"{invoice_days} business days to send an invoice")
     result.add("invoice_issue_business_days", int(invoice_days), doc_inv2, "business days a seller has to send an invoice")
-    threshold, doc_duty = policy("duties_threshold_eur")
     if order.destination_country:
         outside = order.destination_country not in EU_COUNTRIES
         result.add("destination_country", order.destination_country, "order", "delivery country")
@@ -275,9 +281,4 @@ def compute_facts(
             "duties_may_apply", outside and (order.amount or 0) > float(threshold), doc_duty,
             f"outside the EU and above {threshold} EUR",
         )
-    privacy_days, doc_priv = policy("privacy_response_days")
-    result.add("privacy_response_days", int(privacy_days), doc_priv, "days to answer a data request")
-    result.add("privacy_due", today + timedelta(days=int(privacy_days)), doc_priv, f"{privacy_days} days after the request")
-    coupons, doc_coupon = policy("coupon_per_order")
-    result.add("coupon_per_order", int(coupons), doc_coupon, "coupons that can be combined on one order")
     return result

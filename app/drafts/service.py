@@ -97,7 +97,8 @@ class Drafter:
         started = time.perf_counter()
         query = classifier_text(req.message, req.subject)[:1500]
         intent_docs = await self.kb.documents_for_intent(triage.intent.label, seller)
-        searches = [self.kb.search(query, k=self.settings.draft_passages, language=language, filters=Filters(seller=seller))]
+        prior = {triage.intent.label: triage.intent.confidence, **{a.label: a.confidence for a in triage.intent.alternatives}}
+        searches = [self.kb.search(query, k=self.settings.draft_passages, language=language, filters=Filters(seller=seller), intent_prior=prior)]
         if intent_docs:
             searches.append(self.kb.search(query, k=3, language=language, filters=Filters(seller=seller, doc_ids=intent_docs)))
         for doc in fact_docs:

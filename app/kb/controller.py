@@ -29,9 +29,12 @@ class KnowledgeBaseController(Controller):
     async def search(self, data: SearchIn, services: Services) -> SearchOut:
         kb = services.require_kb()
         language = data.language
-        if language is None and services.triager is not None:
-            guess = services.triager.languages.identify(data.query)
-            language = guess.code if guess.code != "und" else None
+        prior: dict[str, float] = {}
+        if services.triager is not None:
+            if language is None:
+                guess = services.triager.languages.identify(data.query)
+                language = guess.code if guess.code != "und" else None
+            prior = services.triager.intent_prior(data.query[:2000])
         f = data.filters or None
         filters = Filters(
             policy_types=[p.value for p in f.policy_type] if f and f.policy_type else None,
@@ -40,7 +43,7 @@ class KnowledgeBaseController(Controller):
             seller=f.seller if f else None,
         )
         try:
-            result = await kb.search(data.query, k=data.k, language=language, filters=filters, mode=data.mode)
+            result = await kb.search(data.query, k=data.k, language=language, filters=filters, mode=data.mode, intent_prior=prior)
         except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
             raise ServiceUnavailable(f"knowledge base unavailable: {exc}") from exc
         return SearchOut(

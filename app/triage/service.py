@@ -91,6 +91,15 @@ class Triager:
     def labels(self) -> dict[str, list[str]]:
         return {name: list(head.labels) for name, head in self.model.heads.items()}
 
+    def intent_prior(self, text: str, top: int = 4) -> dict[str, float]:
+        """The most likely intents of a short text (a search query), for retrieval's intent prior."""
+        if "intent" not in self.model.heads:
+            return {}
+        probs = self.model.predict([classifier_text(text)], self.embedder)["intent"][0]
+        labels = self.model.heads["intent"].labels
+        order = np.argsort(-probs)[:top]
+        return {labels[i]: float(probs[i]) for i in order}
+
     def triage(self, ticket: TicketIn, *, now: datetime | None = None) -> TriageResult:
         return self.triage_many([ticket], now=now)[0]
 
