@@ -105,7 +105,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     summary = asyncio.run(_ingest(settings, settings.kb_sources, force=False, quiet=True))
     print(f"knowledge base: {summary}")
     key_file = settings.resolved_api_key_file
-    if not key_file.exists():
+    if getattr(args, "no_key", False):
+        print("no API key created (--no-key)")
+    elif not key_file.exists():
         created = asyncio.run(_create_key(settings, "local-admin", ["admin"]))
         key_file.write_text(created + "\n")
         key_file.chmod(0o600)
@@ -284,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("setup", cmd_setup, "Prepare tokenizer cache, database, triage model, KB index and a first API key.")
     p.add_argument("--triage-model")
+    p.add_argument("--no-key", action="store_true", help="Do not create the first admin key (images, CI).")
 
     db = add("db", lambda a: 0, "Database commands.").add_subparsers(dest="db_command", required=True)
     add("upgrade", cmd_db_upgrade, "Apply all migrations.", db)

@@ -79,8 +79,6 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(10, description="Connection pool size (PostgreSQL).")
     max_body_bytes: int = Field(2_000_000, description="Largest accepted request body; larger gets 413.")
-    max_message_chars: int = Field(20_000, description="Longest accepted buyer message.")
-    batch_max_items: int = Field(256, description="Most messages in one `/v1/triage/batch` call.")
     cors_allow_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (JSON list). Empty: CORS closed."
     )
@@ -106,11 +104,6 @@ class Settings(BaseSettings):
     escalation_queues: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_ESCALATION_QUEUES),
         description="Routing overrides (JSON): escalation flag -> queue.",
-    )
-    llm_triage_below: float = Field(
-        0.0,
-        description="With an LLM configured, ask it to re-label intents whose confidence is below this "
-        "(0 = never; the local model always runs first).",
     )
 
     # --- knowledge base and retrieval ---

@@ -90,12 +90,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     source = Path(args.source)
     out = Path(args.out)
-    if args.format == "csv":
-        summary = import_csv(source, out, parse_mapping(args.map or ""), id_prefix=args.id_prefix, limit=args.limit)
-    elif args.format == "bitext":
-        summary = import_bitext(source, out, limit=args.limit)
-    else:
-        summary = import_tickets_en_de(source, out, limit=args.limit)
+    try:
+        if args.format == "csv":
+            summary = import_csv(source, out, parse_mapping(args.map or ""), id_prefix=args.id_prefix, limit=args.limit)
+        elif args.format == "bitext":
+            summary = import_bitext(source, out, limit=args.limit)
+        else:
+            summary = import_tickets_en_de(source, out, limit=args.limit)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(summary.line())
     for problem in summary.problems[:20]:
         print(f"  skipped line {problem}", file=sys.stderr)

@@ -18,10 +18,16 @@ import numpy as np
 __all__ = ["DEFAULT_GATE", "LOWER_IS_BETTER", "CompareError", "compare", "render_comparison"]
 
 DEFAULT_GATE = (
-    "triage.intent.correct", "retrieval.recall_at_5", "retrieval.rr", "drafts.required_facts",
-    "drafts.language_match", "drafts.citation_validity", "drafts.forbidden_promise",
+    "triage.intent.correct",
+    "retrieval.recall_at_5",
+    "retrieval.rr",
+    "drafts.required_facts",
+    "drafts.language_match",
+    "drafts.citation_validity",
+    "drafts.forbidden_promise",
 )
 LOWER_IS_BETTER = frozenset({"drafts.forbidden_promise", "drafts.fact_findings", "drafts.placeholders"})
+SCHEMA_VERSION = 1  # of report.json and results.jsonl (evals/runner.py)
 RESAMPLES = 2000
 TOP_WORSE = 50
 _CHUNK = 250  # resamples per batch: bounds memory at _CHUNK x n indices for large runs
@@ -40,6 +46,10 @@ class _Run:
         self.rows = _read_rows(directory)
         self.by_id = {str(row["id"]): row for row in self.rows}
 
+    def info(self) -> dict[str, Any]:
+        keys = ("name", "generator", "model_version", "created_at")
+        return {"dir": str(self.directory), **{k: self.report.get(k) for k in keys}}
+
     @property
     def fingerprint(self) -> str | None:
         dataset = self.report.get("dataset") or {}
@@ -48,6 +58,11 @@ class _Run:
 
 
 def compare(base_dir: Path, cand_dir: Path, *, metrics: list[str] | None, seed: int) -> dict[str, Any]:
+    """Compare every metric both runs scored; gate on ``metrics`` (default: DEFAULT_GATE present in both).
+
+    Per-intent, per-language and worse-ticket breakdowns cover the gate metrics only. Raises
+    CompareError when the runs cannot be joined.
+    """
     base, cand = _Run(base_dir), _Run(cand_dir)
     _check_comparable(base, cand)
     base_values, cand_values = ticket_values(base.rows), ticket_values(cand.rows)
@@ -58,8 +73,8 @@ def compare(base_dir: Path, cand_dir: Path, *, metrics: list[str] | None, seed: 
     for name, result in results.items():
         result["gate"] = name in gate
     return {
-        "base": {"dir": str(base_dir), "name": base.report.get("name"), "generator": base.report.get("generator"), "model_version": base.report.get("model_version")},
-        "candidate": {"dir": str(cand_dir), "name": cand.report.get("name"), "generator": cand.report.get("generator"), "model_version": cand.report.get("model_version")},
+        "base": base.info(),
+        "candidate": cand.info(),
         "dataset": {"path": (base.report.get("dataset") or {}).get("path"), "fingerprint": base.fingerprint},
         "n": len(base.by_id),
         "seed": seed,
@@ -70,6 +85,9 @@ def compare(base_dir: Path, cand_dir: Path, *, metrics: list[str] | None, seed: 
         "per_language": _per_group(base, base_values, cand_values, gate, key="language", seed=seed),
         "worse_tickets": _worse_tickets(base, base_values, cand_values, gate),
         "regressions": [name for name in gate if results[name]["regressed"]],
+        # A metric scored by one run only (e.g. drafts without --generator) cannot be compared.
+        "only_in_base": sorted(set(base_values) - set(cand_values)),
+        "only_in_candidate": sorted(set(cand_values) - set(base_values)),
     }
 
 
@@ -86,6 +104,10 @@ def _read_report(directory: Path) -> dict[str, Any]:
         raise CompareError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(report, dict):
         raise CompareError(f"{path} is not a report object")
+    if report.get("schema_version") != SCHEMA_VERSION:
+        raise CompareError(
+            f"{path} has schema_version {report.get('schema_version')!r}; this version reads {SCHEMA_VERSION}"
+        )
     return report
 
 
@@ -122,9 +144,14 @@ def _check_comparable(base: _Run, cand: _Run) -> None:
     only_cand = sorted(set(cand.by_id) - set(base.by_id))
     if only_base or only_cand:
         raise CompareError(
-            f"the runs scored different tickets: {len(only_base)} only in base (e.g. {', '.join(only_base[:3]) or '-'}), "
-            f"{len(only_cand)} only in candidate (e.g. {', '.join(only_cand[:3]) or '-'}); use the same --split and --limit"
+            f"the runs scored different tickets: {len(only_base)} only in base (e.g. {_sample(only_base)}), "
+            f"{len(only_cand)} only in candidate (e.g. {_sample(only_cand)})"
+            "; run both with the same --split and --limit"
         )
+
+
+def _sample(ids: list[str]) -> str:
+    return ", ".join(ids[:3]) or "-"
 
 
 def _gate_metrics(requested: list[str] | None, shared: list[str]) -> list[str]:
@@ -159,7 +186,8 @@ def _row_values(row: dict[str, Any]) -> dict[str, float]:
         expected, ranked = retrieval
         if expected:
             out["retrieval.recall_at_5"] = len(expected & set(ranked[:5])) / len(expected)
-            rank = next((i for i, doc in enumerate(ranked, 1) if doc in expected), None)
+            # Rows keep only the top 5 ranked documents, so this is RR@5 (0 past rank 5) in both run kinds.
+            rank = next((i for i, doc in enumerate(ranked[:5], 1) if doc in expected), None)
             out["retrieval.rr"] = 1 / rank if rank else 0.0
     scores = (row.get("draft") or {}).get("scores") or {}
     for name, score in scores.items():
@@ -179,7 +207,6 @@ def _retrieval_entry(row: dict[str, Any]) -> tuple[set[str], list[str]] | None:
     mode = retrieval.get("hybrid") or next(iter(retrieval.values()), None)
     if not isinstance(mode, dict):
         return None
-    # Rows keep only the top 5, so this reciprocal rank is RR@5 (0 beyond rank 5).
     return set(row.get("expected") or []), list(mode.get("ranked") or [])
 
 
@@ -196,19 +223,27 @@ def _compare_metric(base: dict[str, float], cand: dict[str, float], name: str, s
 def _paired_stats(b: np.ndarray, c: np.ndarray, *, higher_is_better: bool, seed: int) -> dict[str, Any]:
     n = len(b)
     if n == 0:
-        return {"n": 0, "base": None, "candidate": None, "delta": None, "ci_low": None, "ci_high": None,
-                "regressed": False, "improved": False, "higher_is_better": higher_is_better}
+        empty = dict.fromkeys(("base", "candidate", "delta", "ci_low", "ci_high"))
+        return {"n": 0, **empty, "regressed": False, "improved": False, "higher_is_better": higher_is_better}
     low, high = bootstrap_ci(c - b, seed=seed)
     worse = high < 0 if higher_is_better else low > 0
     better = low > 0 if higher_is_better else high < 0
     return {
-        "n": n, "base": _r(b.mean()), "candidate": _r(c.mean()), "delta": _r(c.mean() - b.mean()),
-        "ci_low": _r(low), "ci_high": _r(high), "regressed": bool(worse), "improved": bool(better),
+        "n": n,
+        "base": _r(b.mean()),
+        "candidate": _r(c.mean()),
+        "delta": _r(c.mean() - b.mean()),
+        "ci_low": _r(low),
+        "ci_high": _r(high),
+        "regressed": bool(worse),
+        "improved": bool(better),
         "higher_is_better": higher_is_better,
     }
 
 
-def bootstrap_ci(diffs: np.ndarray, *, seed: int, resamples: int = RESAMPLES, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    diffs: np.ndarray, *, seed: int, resamples: int = RESAMPLES, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile interval of the mean of paired differences, resampling tickets with replacement."""
     n = len(diffs)
     # A fresh generator per call: a metric's interval does not depend on which others were computed.
@@ -226,7 +261,9 @@ def _r(value: float) -> float:
     return round(float(value), 4)
 
 
-def _per_group(base: _Run, base_values: Values, cand_values: Values, gate: list[str], *, key: str, seed: int) -> dict[str, Any]:
+def _per_group(
+    base: _Run, base_values: Values, cand_values: Values, gate: list[str], *, key: str, seed: int
+) -> dict[str, Any]:
     groups: dict[str, set[str]] = defaultdict(set)
     for ticket, row in base.by_id.items():
         if row.get(key) is not None:
@@ -245,8 +282,10 @@ def _per_group(base: _Run, base_values: Values, cand_values: Values, gate: list[
     return out
 
 
-def _worse_tickets(base: _Run, base_values: Values, cand_values: Values, gate: list[str]) -> list[dict[str, Any]]:
-    worse: list[dict[str, Any]] = []
+def _worse_tickets(
+    base: _Run, base_values: Values, cand_values: Values, gate: list[str]
+) -> list[dict[str, Any]]:
+    worse: list[tuple[int, float, dict[str, Any]]] = []
     for ticket in sorted(base.by_id):
         changes: dict[str, dict[str, float]] = {}
         for name in gate:
@@ -258,11 +297,16 @@ def _worse_tickets(base: _Run, base_values: Values, cand_values: Values, gate: l
         if changes:
             row = base.by_id[ticket]
             size = sum(abs(v["candidate"] - v["base"]) for v in changes.values())
-            worse.append({"id": ticket, "intent": row.get("intent"), "language": row.get("language"), "metrics": changes, "_size": size})
-    worse.sort(key=lambda item: (-len(item["metrics"]), -item["_size"], item["id"]))
-    for item in worse:
-        del item["_size"]
-    return worse[:TOP_WORSE]
+            item = {
+                "id": ticket,
+                "intent": row.get("intent"),
+                "language": row.get("language"),
+                "metrics": changes,
+            }
+            worse.append((len(changes), size, item))
+    # Most metrics worse first, then the largest total drop; ids break ties so output is stable.
+    worse.sort(key=lambda entry: (-entry[0], -entry[1], entry[2]["id"]))
+    return [item for _, _, item in worse[:TOP_WORSE]]
 
 
 # ---------------------------------------------------------------- text rendering
@@ -284,15 +328,25 @@ def _verdict(result: dict[str, Any]) -> str:
 
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), "  ".join("-" * w for w in widths)]
+    out = [
+        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return out
 
 
 def _metric_row(name: str, result: dict[str, Any]) -> list[str]:
     arrow = "" if result["higher_is_better"] else " (lower is better)"
-    return [name + arrow, str(result["n"]), _fmt(result["base"]), _fmt(result["candidate"]), _fmt(result["delta"], True),
-            f"[{_fmt(result['ci_low'], True)}, {_fmt(result['ci_high'], True)}]", _verdict(result)]
+    return [
+        name + arrow,
+        str(result["n"]),
+        _fmt(result["base"]),
+        _fmt(result["candidate"]),
+        _fmt(result["delta"], True),
+        f"[{_fmt(result['ci_low'], True)}, {_fmt(result['ci_high'], True)}]",
+        _verdict(result),
+    ]
 
 
 _HEADERS = ["metric", "n", "base", "candidate", "delta", "95% CI of delta", "verdict"]
@@ -303,7 +357,8 @@ def render_comparison(comparison: dict[str, Any]) -> str:
     lines = [
         f"base:      {base['dir']} (generator {base.get('generator')}, model {base.get('model_version')})",
         f"candidate: {cand['dir']} (generator {cand.get('generator')}, model {cand.get('model_version')})",
-        f"tickets joined on id: {comparison['n']}; paired bootstrap, {comparison['resamples']} resamples, seed {comparison['seed']}",
+        f"tickets joined on id: {comparison['n']}; paired bootstrap of the delta, "
+        f"{comparison['resamples']} resamples, seed {comparison['seed']}",
         "",
         "Gate metrics" + ("" if comparison["gate"] else ": none present in both runs"),
     ]
@@ -321,12 +376,19 @@ def render_comparison(comparison: dict[str, Any]) -> str:
         for item in comparison["worse_tickets"]:
             changes = ", ".join(f"{m} {v['base']:g}->{v['candidate']:g}" for m, v in item["metrics"].items())
             lines.append(f"  {item['id']} [{item.get('language')}, {item.get('intent')}]: {changes}")
+    for key, side in (("only_in_base", "base"), ("only_in_candidate", "candidate")):
+        if comparison.get(key):
+            lines.append(f"Not compared (only in the {side} run): {', '.join(comparison[key])}")
     lines += ["", "Regressions: " + (", ".join(comparison["regressions"]) or "none")]
     return "\n".join(lines)
 
 
 def _group_lines(groups: dict[str, Any], title: str) -> list[str]:
-    rows = [[f"{group} / {name}", *_metric_row(name, result)[1:]] for group, stats in groups.items() for name, result in stats.items()]
+    rows = [
+        [f"{group} / {name}", *_metric_row(name, result)[1:]]
+        for group, stats in groups.items()
+        for name, result in stats.items()
+    ]
     if not rows:
         return []
     # Small groups have wide intervals; list them all in the JSON but only the movers here.

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import keys
@@ -42,7 +44,7 @@ class KeysController(Controller):
     guards = [requires("admin")]
 
     @post("/", status_code=201, summary="Create a key; the secret is in this response only.")
-    async def create(self, data: KeyCreate, db_session: AsyncSession) -> KeyCreated:
+    async def create(self, data: JSONBody[KeyCreate], db_session: NamedDependency[AsyncSession]) -> KeyCreated:
         try:
             created = await keys.create_key(db_session, data.name, data.scopes)
         except keys.KeyError_ as exc:
@@ -50,14 +52,14 @@ class KeysController(Controller):
         return KeyCreated(id=created.id, name=created.name, scopes=created.scopes, secret=created.secret)
 
     @get("/", summary="Keys (never their secrets).")
-    async def list_keys(self, db_session: AsyncSession) -> list[KeyInfo]:
+    async def list_keys(self, db_session: NamedDependency[AsyncSession]) -> list[KeyInfo]:
         return [
             KeyInfo(id=k.id, name=k.name, prefix=f"rdk_{k.prefix}", scopes=k.scopes, created_at=k.created_at, last_used_at=k.last_used_at, revoked_at=k.revoked_at)
             for k in await keys.list_keys(db_session)
         ]
 
     @post("/{key_id:str}/revoke", status_code=200, summary="Revoke a key.")
-    async def revoke(self, key_id: str, db_session: AsyncSession) -> KeyInfo:
+    async def revoke(self, key_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> KeyInfo:
         try:
             k = await keys.revoke_key(db_session, key_id)
         except keys.KeyError_ as exc:

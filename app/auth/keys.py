@@ -45,7 +45,7 @@ def hash_secret(secret: str) -> str:
 
 def split_key(secret: str) -> str | None:
     """The lookup prefix of a well-formed key, or None."""
-    parts = secret.split("_")
+    parts = secret.split("_", 2)  # the random part may itself contain "_"
     if len(parts) != 3 or parts[0] != _PREFIX or len(parts[1]) != 10 or len(parts[2]) < 20:
         return None
     return parts[1]

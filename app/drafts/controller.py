@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,11 +117,11 @@ class DraftsController(Controller):
     tags = ["drafts"]
 
     @post("/", status_code=201, guards=[requires("drafts:write")], summary="Draft a grounded reply for a ticket.")
-    async def create(self, data: DraftIn, services: Services, db_session: AsyncSession, request: Request) -> Response[DraftOut]:
+    async def create(self, data: JSONBody[DraftIn], services: NamedDependency[Services], db_session: NamedDependency[AsyncSession], request: Request) -> Response[DraftOut]:
         return with_etag(await create_draft(services, db_session, data, actor_of(request)), 201)
 
     @post("/stream", guards=[requires("drafts:write")], summary="Draft as server-sent events: stage, token…, draft.")
-    async def stream(self, data: DraftIn, services: Services, request: Request) -> ServerSentEvent:
+    async def stream(self, data: JSONBody[DraftIn], services: NamedDependency[Services], request: Request) -> ServerSentEvent:
         drafter = services.require_drafter()
         actor = actor_of(request)
         queue: asyncio.Queue[ServerSentEventMessage | None] = asyncio.Queue()
@@ -167,38 +169,38 @@ class DraftsController(Controller):
         return ServerSentEvent(events())
 
     @get("/{draft_id:str}", guards=[requires("drafts:read")], summary="One draft with its citations, facts and findings.")
-    async def read(self, draft_id: str, db_session: AsyncSession) -> Response[DraftOut]:
+    async def read(self, draft_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
         return with_etag(tickets.draft_out(await tickets.get_draft(db_session, draft_id)))
 
     @get("/{draft_id:str}/audit", guards=[requires("drafts:read")], summary="The draft's append-only audit trail.")
-    async def audit(self, draft_id: str, db_session: AsyncSession) -> list[AuditEventOut]:
+    async def audit(self, draft_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> list[AuditEventOut]:
         await tickets.get_draft(db_session, draft_id)
         events = await tickets.audit_events(db_session, draft_id)
         return [msgspec.convert(e, AuditEventOut, from_attributes=True) for e in events]
 
-    async def _review(self, draft_id: str, review: tickets.Review, db_session: AsyncSession) -> Response[DraftOut]:
+    async def _review(self, draft_id: FromPath[str], review: tickets.Review, db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
         draft = await tickets.transition(db_session, draft_id, review)
         METRICS.inc("replydesk_review_actions_total", {"action": review.action})
         return with_etag(tickets.draft_out(draft))
 
     @post("/{draft_id:str}/approve", status_code=200, guards=[requires("drafts:write")], summary="Approve as is.")
-    async def approve(self, draft_id: str, request: Request, db_session: AsyncSession, data: VersionIn | None = None) -> Response[DraftOut]:
+    async def approve(self, draft_id: FromPath[str], request: Request, db_session: NamedDependency[AsyncSession], data: JSONBody[VersionIn | None] = None) -> Response[DraftOut]:
         version = expected_version(request, data.version if data else None)
         return await self._review(draft_id, tickets.Review("approve", actor_of(request), version), db_session)
 
     @post("/{draft_id:str}/edit", status_code=200, guards=[requires("drafts:write")], summary="Approve with changes (the edit is kept).")
-    async def edit(self, draft_id: str, data: EditIn, request: Request, db_session: AsyncSession) -> Response[DraftOut]:
+    async def edit(self, draft_id: FromPath[str], data: JSONBody[EditIn], request: Request, db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
         version = expected_version(request, data.version)
         return await self._review(draft_id, tickets.Review("edit", actor_of(request), version, body=data.body), db_session)
 
     @post("/{draft_id:str}/reject", status_code=200, guards=[requires("drafts:write")], summary="Reject with a reason code.")
-    async def reject(self, draft_id: str, data: RejectIn, request: Request, db_session: AsyncSession) -> Response[DraftOut]:
+    async def reject(self, draft_id: FromPath[str], data: JSONBody[RejectIn], request: Request, db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
         version = expected_version(request, data.version)
         review = tickets.Review("reject", actor_of(request), version, reason=data.reason.value, comment=data.comment)
         return await self._review(draft_id, review, db_session)
 
     @post("/{draft_id:str}/sent", status_code=200, guards=[requires("drafts:write")], summary="The helpdesk confirms the reply went out.")
-    async def sent(self, draft_id: str, request: Request, db_session: AsyncSession, data: VersionIn | None = None) -> Response[DraftOut]:
+    async def sent(self, draft_id: FromPath[str], request: Request, db_session: NamedDependency[AsyncSession], data: JSONBody[VersionIn | None] = None) -> Response[DraftOut]:
         version = expected_version(request, data.version if data else None)
         return await self._review(draft_id, tickets.Review("sent", actor_of(request), version), db_session)
 

@@ -34,13 +34,12 @@ class Limits:
 
 
 _PLACEHOLDER = re.compile(
-    r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:EMAIL|PHONE|CARD|IBAN|ADDRESS)_\d+\]|\[(?:name|customer name|order number|date|amount|seller)\]|<(?:name|order_id|date)>|\bX{3,}\b|\bTODO\b|\bTBD\b",
-    re.IGNORECASE,
+    r"\{\{?\s*[A-Za-z_][\w .]*\}?\}|\[(?:EMAIL|PHONE|CARD|IBAN|ADDRESS|NAME)_\d+\]|\[(?i:name|customer name|order number|date|amount|seller)\]|<(?i:name|order_id|date)>|\bX{3,}\b|\bTODO\b|\bTBD\b",
 )
 # Things no reply of ours may ever say: prompt leakage, personas, markup, and promises an agent
 # must authorise. Wording in the main languages; numbers and dates are checked separately.
 _FORBIDDEN = [
-    ("prompt_leak", re.compile(r"system prompt|my (?:instructions|prompt)|(?:previous|prior) instructions|as an ai\b|language model|jailbreak|\bDAN\b|developer mode|<\|im_start\|>|### ?(?:assistant|system)", re.I)),
+    ("prompt_leak", re.compile(r"(?i:system prompt|my (?:instructions|prompt)|(?:previous|prior) instructions|as an ai\b|language model|jailbreak|developer mode|<\|im_start\|>|### ?(?:assistant|system))|\bDAN\b")),
     ("markup", re.compile(r"<\s*(?:script|img|iframe|svg|a\s|style|object)\b|javascript:|onerror\s*=|onload\s*=|\]\(https?://", re.I)),
     ("promise", re.compile(
         r"\b(?:i|we) (?:hereby )?(?:guarantee|promise|approve)\b|\bguaranteed (?:refund|compensation|replacement)\b|\brefund (?:is|has been) (?:guaranteed|approved)\b|"
@@ -59,12 +58,12 @@ _MONEY = re.compile(r"(?:€\s*(\d+(?:[.,]\d{1,2})?))|(\d+(?:[.,]\d{1,2})?)\s*(?
 _ISO_DATE = re.compile(r"\b(20\d{2})-(\d{2})-(\d{2})\b")
 
 
-def _localized_dates(locale: str, text: str) -> list[date]:
-    """Dates written the way the locale's phrase book writes them (and ISO), found in ``text``."""
-    found: list[date] = []
-    for y, m, d in _ISO_DATE.findall(text):
+def _localized_dates(locale: str, text: str) -> list[tuple[date, tuple[int, int]]]:
+    """Dates written the way the locale's phrase book writes them (and ISO), with their spans."""
+    found: list[tuple[date, tuple[int, int]]] = []
+    for match in _ISO_DATE.finditer(text):
         try:
-            found.append(date(int(y), int(m), int(d)))
+            found.append((date(int(match.group(1)), int(match.group(2)), int(match.group(3))), match.span()))
         except ValueError:
             continue
     try:
@@ -78,7 +77,7 @@ def _localized_dates(locale: str, text: str) -> list[date]:
     for match in re.finditer(regex, text, re.I):
         try:
             month = [m.lower() for m in months].index(match.group("month").lower()) + 1
-            found.append(date(int(match.group("year")), month, int(match.group("day"))))
+            found.append((date(int(match.group("year")), month, int(match.group("day"))), match.span()))
         except (ValueError, IndexError):
             continue
     return found
@@ -172,19 +171,24 @@ class Guardrails:
                 day = order.day(name)
                 if day:
                     allowed_dates.add(day)
-        for day in _localized_dates(generation.language, body):
+        dates = _localized_dates(generation.language, body)
+        for day, _ in dates:
             if day not in allowed_dates:
                 findings.append(Finding(check="fact", severity="error", message=f"date {day.isoformat()} matches no computed fact or order date", sentence=_sentence_of(body, str(day.day))))
+        # Blank the dates out before looking for day counts: "2026年3月12日" is not "12 days".
+        without_dates = body
+        for _, (start, end) in sorted((d for d in dates), key=lambda d: -d[1][0]):
+            without_dates = without_dates[:start] + " " * (end - start) + without_dates[end:]
         numbers = ctx.facts.numbers()
         allowed_counts = numbers | {1.0, 2.0, 3.0}  # "two or three photos" and similar small counts
-        for match in _DAYS.finditer(body):
+        for match in _DAYS.finditer(without_dates):
             value = float(match.group(1))
             if value not in allowed_counts:
                 findings.append(Finding(check="fact", severity="error", message=f"'{match.group(0)}' contradicts the policy facts (known values: {sorted(int(n) for n in numbers if n < 1000)})", sentence=_sentence_of(body, match.group(0))))
         money = set(numbers)
         if order:
             money.update(float(i.price) for i in order.items if i.price is not None)
-        for match in _MONEY.finditer(body):
+        for match in _MONEY.finditer(without_dates):
             raw = match.group(1) or match.group(2)
             if raw and _number(raw) not in money:
                 findings.append(Finding(check="fact", severity="error", message=f"amount {match.group(0).strip()} matches no order amount or policy value", sentence=_sentence_of(body, match.group(0))))

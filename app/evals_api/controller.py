@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,12 +38,12 @@ class EvalsController(Controller):
     guards = [requires("evals")]
 
     @get("/", summary="Eval runs, newest first.")
-    async def list_reports(self, db_session: AsyncSession, limit: int = Parameter(default=50, ge=1, le=500)) -> list[EvalSummary]:
+    async def list_reports(self, db_session: NamedDependency[AsyncSession], limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50) -> list[EvalSummary]:
         rows = (await db_session.scalars(select(EvalReportRecord).order_by(EvalReportRecord.created_at.desc()).limit(limit))).all()
         return [EvalSummary(id=r.id, created_at=r.created_at, name=r.name, dataset=r.dataset, generator=r.generator, n_tickets=r.n_tickets, summary=r.summary) for r in rows]
 
     @get("/{report_id:str}", summary="One eval report (the report.json of the run).")
-    async def read(self, report_id: str, db_session: AsyncSession) -> EvalReport:
+    async def read(self, report_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> EvalReport:
         r = await db_session.get(EvalReportRecord, report_id)
         if r is None:
             raise NotFound(f"no eval report {report_id}")

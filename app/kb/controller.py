@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from app.auth.guards import requires
 from app.kb.schemas import DocumentInfo, DocumentsOut, Passage, SearchIn, SearchOut
@@ -26,7 +28,7 @@ class KnowledgeBaseController(Controller):
     tags = ["knowledge base"]
 
     @post("/search", status_code=200, guards=[requires("drafts:read", "kb:admin")], summary="Hybrid multilingual search.")
-    async def search(self, data: SearchIn, services: Services) -> SearchOut:
+    async def search(self, data: JSONBody[SearchIn], services: NamedDependency[Services]) -> SearchOut:
         kb = services.require_kb()
         language = data.language
         prior: dict[str, float] = {}
@@ -52,7 +54,7 @@ class KnowledgeBaseController(Controller):
         )
 
     @get("/documents", guards=[requires("drafts:read", "kb:admin")], summary="What is indexed, with versions.")
-    async def documents(self, services: Services) -> DocumentsOut:
+    async def documents(self, services: NamedDependency[Services]) -> DocumentsOut:
         kb = services.require_kb()
         try:
             build = await kb.refresh()

@@ -29,8 +29,8 @@ _STREET_WORDS = (
     r"улица|ул\.|проспект|пр-т"
 )
 _ADDRESS = re.compile(
-    rf"(?:\b\d{{1,5}}[a-zA-Z]?,?\s+(?:[\w'.-]+\s+){{0,4}}(?:{_STREET_WORDS})\b"
-    rf"|\b(?:{_STREET_WORDS})\s*(?:[\w'.-]+\s+){{0,4}}\d{{1,5}}[a-zA-Z]?\b"
+    rf"(?:\b\d{{1,5}}[a-zA-Z]?,?\s+(?:[\w'.-]+\s+){{0,4}}(?:{_STREET_WORDS})(?!\w)"
+    rf"|\b(?:{_STREET_WORDS})(?!\w)\s*(?:[\w'.-]+\s+){{0,3}}\d{{1,5}}[a-zA-Z]?\b"
     rf"|\b[\w'.-]+(?:stra(?:ß|ss)e|straat|weg|gasse|laan)\s+\d{{1,5}}[a-zA-Z]?\b)",
     re.IGNORECASE,
 )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, MediaType, Response, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,10 +105,10 @@ class MetricsController(Controller):
     @get("/v1/metrics/summary", guards=[requires("admin", "evals")], summary="Acceptance, edits, rejections, first response, SLA, fallbacks, cost.")
     async def summary(
         self,
-        db_session: AsyncSession,
-        start: datetime | None = Parameter(query="from", default=None),
-        end: datetime | None = Parameter(query="to", default=None),
-        group_by: GroupBy | None = None,
+        db_session: NamedDependency[AsyncSession],
+        start: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        end: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        group_by: FromQuery[GroupBy | None] = None,
     ) -> SummaryOut:
         now = datetime.now(UTC)
         end = (end or now).astimezone(UTC) if (end or now).tzinfo else (end or now).replace(tzinfo=UTC)
@@ -127,7 +128,7 @@ class MetricsController(Controller):
         return out
 
     @get("/metrics", media_type=MediaType.TEXT, summary="Prometheus metrics.", include_in_schema=False)
-    async def prometheus(self, db_session: AsyncSession) -> Response[str]:
+    async def prometheus(self, db_session: NamedDependency[AsyncSession]) -> Response[str]:
         rows = (await db_session.execute(select(Draft.state, func.count()).group_by(Draft.state))).all()
         gauges = {"replydesk_drafts_by_state": {(("state", str(state)),): float(count) for state, count in rows}}
         return Response(METRICS.render(gauges), media_type="text/plain; version=0.0.4")

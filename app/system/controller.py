@@ -6,6 +6,7 @@ import time
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from app import __version__
@@ -38,7 +39,7 @@ class SystemController(Controller):
         return Health(status="ok", version=__version__)
 
     @get("/ready", summary="Readiness: database reachable and migrated, models loaded, Chroma reachable.")
-    async def ready(self, services: Services) -> Response[Readiness]:
+    async def ready(self, services: NamedDependency[Services]) -> Response[Readiness]:
         checks: list[Check] = []
         started = time.perf_counter()
         try:

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,7 +74,7 @@ def ticket_out(ticket: Ticket, drafts: list[Draft]) -> TicketOut:
     )
 
 
-async def _drafts_of(session: AsyncSession, ticket_id: str) -> list[Draft]:
+async def _drafts_of(session: AsyncSession, ticket_id: FromPath[str]) -> list[Draft]:
     return list((await session.scalars(select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.created_at))).all())
 
 
@@ -82,7 +83,7 @@ class TicketsController(Controller):
     tags = ["tickets"]
 
     @post("/", guards=[requires("drafts:write")], summary="Store a ticket (idempotent) and triage it.")
-    async def create(self, data: TicketCreate, request: Request, services: Services, db_session: AsyncSession) -> Response[TicketOut]:
+    async def create(self, data: JSONBody[TicketCreate], request: Request, services: NamedDependency[Services], db_session: NamedDependency[AsyncSession]) -> Response[TicketOut]:
         key_id = str(request.scope.get("api_key_id", ""))  # type: ignore[call-overload]
         idem_key = request.headers.get("idempotency-key")
         digest = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
@@ -125,9 +126,9 @@ class TicketsController(Controller):
     @get("/", guards=[requires("drafts:read")], summary="Tickets, newest first.")
     async def list_tickets(
         self,
-        db_session: AsyncSession,
-        limit: int = Parameter(default=50, ge=1, le=500),
-        intent: str | None = None,
+        db_session: NamedDependency[AsyncSession],
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        intent: FromQuery[str | None] = None,
     ) -> list[TicketOut]:
         query = select(Ticket).order_by(Ticket.created_at.desc()).limit(limit)
         if intent:
@@ -136,12 +137,12 @@ class TicketsController(Controller):
         return [ticket_out(t, await _drafts_of(db_session, t.id)) for t in rows]
 
     @get("/{ticket_id:str}", guards=[requires("drafts:read")], summary="One ticket with its drafts.")
-    async def read(self, ticket_id: str, db_session: AsyncSession) -> TicketOut:
+    async def read(self, ticket_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> TicketOut:
         ticket = await tickets.get_ticket(db_session, ticket_id)
         return ticket_out(ticket, await _drafts_of(db_session, ticket.id))
 
     @post("/{ticket_id:str}/drafts", status_code=201, guards=[requires("drafts:write")], summary="Generate another draft, with instructions.")
-    async def regenerate(self, ticket_id: str, data: RegenerateIn, request: Request, services: Services, db_session: AsyncSession) -> Response[DraftOut]:
+    async def regenerate(self, ticket_id: FromPath[str], data: JSONBody[RegenerateIn], request: Request, services: NamedDependency[Services], db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
         ticket = await tickets.get_ticket(db_session, ticket_id)
         base = tickets.ticket_in(ticket)
         triage = msgspec.convert(ticket.triage, TriageResult) if ticket.triage else None

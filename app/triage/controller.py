@@ -6,6 +6,8 @@ import asyncio
 import time
 
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import requires
@@ -25,7 +27,7 @@ class TriageController(Controller):
 
     @post("/", status_code=200, summary="Triage one message.")
     async def triage_one(
-        self, data: TicketIn, services: Services, db_session: AsyncSession, request: Request
+        self, data: JSONBody[TicketIn], services: NamedDependency[Services], db_session: NamedDependency[AsyncSession], request: Request
     ) -> TriageResult:
         result = services.require_triager().triage(data)
         await records.save(db_session, [(data, result)], request.scope.get("api_key_id"))
@@ -33,7 +35,7 @@ class TriageController(Controller):
 
     @post("/batch", status_code=200, summary="Triage up to 256 messages in one call.")
     async def triage_batch(
-        self, data: TriageBatchIn, services: Services, db_session: AsyncSession, request: Request
+        self, data: JSONBody[TriageBatchIn], services: NamedDependency[Services], db_session: NamedDependency[AsyncSession], request: Request
     ) -> TriageBatchOut:
         triager = services.require_triager()
         started = time.perf_counter()

@@ -14,18 +14,33 @@ INTENTS = ("damaged_item", "order_status", "refund_status", "cancel_order")
 LANGUAGES = ("en", "de")
 
 
-def ticket_row(i: int, *, intent_ok: bool = True, facts: float | None = 1.0, forbidden: float | None = 0.0,
-               ranked: list[str] | None = None) -> dict[str, Any]:
+def ticket_row(
+    i: int,
+    *,
+    intent_ok: bool = True,
+    facts: float | None = 1.0,
+    forbidden: float | None = 0.0,
+    ranked: list[str] | None = None,
+) -> dict[str, Any]:
     intent = INTENTS[i % len(INTENTS)]
     return {
         "id": f"tk-{i:04d}",
         "language": LANGUAGES[i % len(LANGUAGES)],
         "intent": intent,
         "triage": {
-            "intent": {"gold": intent, "pred": intent if intent_ok else "other", "confidence": 0.9, "correct": intent_ok, "known_label": True},
+            "intent": {
+                "gold": intent,
+                "pred": intent if intent_ok else "other",
+                "confidence": 0.9,
+                "correct": intent_ok,
+                "known_label": True,
+            },
             "escalation": {"gold": [], "pred": []},
         },
-        "retrieval": {"expected": ["returns-policy"], "ranked": ranked if ranked is not None else ["returns-policy", "refunds-timing"]},
+        "retrieval": {
+            "expected": ["returns-policy"],
+            "ranked": ranked if ranked is not None else ["returns-policy", "refunds-timing"],
+        },
         "draft": {
             "body": "Hello",
             "scores": {
@@ -39,7 +54,11 @@ def ticket_row(i: int, *, intent_ok: bool = True, facts: float | None = 1.0, for
 
 def write_run(directory: Path, rows: list[dict[str, Any]], *, fingerprint: str = "abc123") -> Path:
     directory.mkdir(parents=True)
-    report = {"schema_version": 1, "name": directory.name, "dataset": {"path": "d.jsonl", "kind": "labeled-tickets", "n": len(rows), "fingerprint": fingerprint}}
+    report = {
+        "schema_version": 1,
+        "name": directory.name,
+        "dataset": {"path": "d.jsonl", "kind": "labeled-tickets", "n": len(rows), "fingerprint": fingerprint},
+    }
     (directory / "report.json").write_text(json.dumps(report), encoding="utf-8")
     (directory / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return directory
@@ -62,7 +81,13 @@ def test_identical_runs_have_no_regression(tmp_path: Path) -> None:
     assert (intent["ci_low"], intent["ci_high"]) == (0.0, 0.0)
     assert intent["base"] == pytest.approx(0.8, abs=0.01)
     assert "drafts.chrf" not in result["metrics"]  # only None values: skipped, not counted as 0
-    assert set(result["gate"]) == {"triage.intent.correct", "retrieval.recall_at_5", "retrieval.rr", "drafts.required_facts", "drafts.forbidden_promise"}
+    assert set(result["gate"]) == {
+        "triage.intent.correct",
+        "retrieval.recall_at_5",
+        "retrieval.rr",
+        "drafts.required_facts",
+        "drafts.forbidden_promise",
+    }
 
 
 def test_planted_intent_regression_is_detected(tmp_path: Path) -> None:
@@ -102,9 +127,11 @@ def test_lower_is_better_metric_regresses_when_it_rises(tmp_path: Path) -> None:
 
 
 def test_improvement_and_single_ticket_noise_are_not_regressions(tmp_path: Path) -> None:
-    base = write_run(tmp_path / "a", [ticket_row(i, intent_ok=i % 2 == 0, facts=1.0 if i else 1.0) for i in range(N)])
+    base = write_run(tmp_path / "a", [ticket_row(i, intent_ok=i % 2 == 0, facts=1.0) for i in range(N)])
     # Intent improves on many tickets; required facts drops on a single one.
-    cand = write_run(tmp_path / "b", [ticket_row(i, intent_ok=True, facts=0.0 if i == 3 else 1.0) for i in range(N)])
+    cand = write_run(
+        tmp_path / "b", [ticket_row(i, intent_ok=True, facts=0.0 if i == 3 else 1.0) for i in range(N)]
+    )
 
     result = compare(base, cand, metrics=None, seed=7)
 
@@ -118,7 +145,13 @@ def test_improvement_and_single_ticket_noise_are_not_regressions(tmp_path: Path)
 
 def test_retrieval_regression_from_ranked_lists(tmp_path: Path) -> None:
     base = write_run(tmp_path / "a", [ticket_row(i) for i in range(N)])
-    cand = write_run(tmp_path / "b", [ticket_row(i, ranked=["a", "b", "c", "d", "e", "returns-policy"] if i % 2 else None) for i in range(N)])
+    cand = write_run(
+        tmp_path / "b",
+        [
+            ticket_row(i, ranked=["a", "b", "c", "d", "e", "returns-policy"] if i % 2 else None)
+            for i in range(N)
+        ],
+    )
 
     result = compare(base, cand, metrics=["retrieval.recall_at_5", "retrieval.rr"], seed=7)
 
@@ -129,8 +162,12 @@ def test_retrieval_regression_from_ranked_lists(tmp_path: Path) -> None:
 
 
 def test_retrieval_query_rows_use_the_hybrid_mode() -> None:
-    row = {"id": "rq-1", "language": "en", "expected": ["a", "b"],
-           "retrieval": {"hybrid": {"ranked": ["x", "a", "y"]}, "lexical": {"ranked": ["a", "b"]}}}
+    row = {
+        "id": "rq-1",
+        "language": "en",
+        "expected": ["a", "b"],
+        "retrieval": {"hybrid": {"ranked": ["x", "a", "y"]}, "lexical": {"ranked": ["a", "b"]}},
+    }
 
     values = ticket_values([row])
 
@@ -153,7 +190,9 @@ def test_different_ticket_sets_are_refused(tmp_path: Path) -> None:
     base = write_run(tmp_path / "a", [ticket_row(i) for i in range(10)])
     cand = write_run(tmp_path / "b", [ticket_row(i) for i in range(1, 11)])
 
-    with pytest.raises(CompareError, match="different tickets: 1 only in base .*tk-0000.*1 only in candidate .*tk-0010"):
+    with pytest.raises(
+        CompareError, match=r"different tickets: 1 only in base .*tk-0000.*1 only in candidate .*tk-0010"
+    ):
         compare(base, cand, metrics=None, seed=7)
 
 
@@ -169,7 +208,19 @@ def test_different_dataset_fingerprints_are_refused(tmp_path: Path) -> None:
 def test_missing_run_and_unknown_gate_metric_are_refused(tmp_path: Path) -> None:
     base = write_run(tmp_path / "a", [ticket_row(i) for i in range(10)])
 
-    with pytest.raises(CompareError, match="no report.json"):
+    with pytest.raises(CompareError, match=r"no report\.json"):
         compare(base, tmp_path / "nowhere", metrics=None, seed=7)
-    with pytest.raises(CompareError, match="drafts.cosine"):
+    with pytest.raises(CompareError, match=r"drafts\.cosine"):
         compare(base, base, metrics=["drafts.cosine"], seed=7)
+
+
+def test_metrics_scored_by_one_run_only_are_listed_not_compared(tmp_path: Path) -> None:
+    with_drafts = [ticket_row(i) for i in range(10)]
+    without = [{k: v for k, v in row.items() if k != "draft"} for row in with_drafts]
+    base, cand = write_run(tmp_path / "a", without), write_run(tmp_path / "b", with_drafts)
+
+    result = compare(base, cand, metrics=None, seed=7)
+
+    assert result["only_in_candidate"] == ["drafts.forbidden_promise", "drafts.required_facts"]
+    assert "drafts.required_facts" not in result["metrics"]
+    assert "Not compared (only in the candidate run): drafts.forbidden_promise" in render_comparison(result)
