@@ -358,7 +358,31 @@ class Runner:
                 "cost_usd": outcome.cost_usd,
             }
             per_ticket.append(row)
-        return _draft_section(per_ticket)
+        section = _draft_section(per_ticket)
+        if self.settings.judge_base_url:
+            section["judge"] = await self._judge(tickets, outcomes, per_ticket, config)
+        return section
+
+    async def _judge(self, tickets: list[LabeledTicket], outcomes: list[Any], rows: list[dict[str, Any]], config: RunConfig) -> dict[str, Any]:
+        """Rubric scores from the LLM judge (cached per prompt, so reruns cost nothing)."""
+        from evals.judge import Judge, judge_summary
+
+        judge = Judge(self.settings, self.settings.data_dir / "judge-cache")
+        try:
+            verdicts = await asyncio.gather(*(
+                judge.score(
+                    language=o.generation.language, intent=o.ctx.triage.intent.label, message=t.message,
+                    passages=[p.text for p in o.ctx.passages], reference=t.reference_reply or "", draft=o.generation.body,
+                )
+                for t, o in zip(tickets, outcomes, strict=True)
+            ))
+        finally:
+            await judge.close()
+        for row, verdict in zip(rows, verdicts, strict=True):
+            row["draft"]["scores"].update({k: v.as_dict() for k, v in verdict.items()})
+        summary = judge_summary(rows)
+        summary.update({"model": self.settings.judge_model, "calls": judge.calls, "cache_hits": judge.cache_hits})
+        return summary
 
     # ---------------------------------------------------------------- output
     def _write(self, out: Path, report: dict[str, Any], rows: list[dict[str, Any]]) -> None:
