@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     from app.system.controller import SystemController
     from app.tickets.controller import TicketsController
     from app.triage.controller import TriageController
+    from app.web.controller import WebController
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KeysController,
             MetricsController,
             EvalsController,
+            WebController,
         ],
         lifespan=[lifespan],
         dependencies={

@@ -50,6 +50,7 @@ class Customer(Strict):
 class Seller(Strict):
     id: ShortText
     name: Name | None = None
+    country: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = None  # ships from (ISO 3166-1)
 
 
 class OrderItem(Strict):

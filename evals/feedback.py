@@ -109,7 +109,7 @@ async def export_feedback(settings: Settings, out: Path, since: str | None) -> i
     engine = create_engine(settings.resolved_database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            rows = [feedback_row(draft, ticket) for draft, ticket in (await session.execute(query)).tuples()]
+            rows = [feedback_row(draft, ticket) for draft, ticket in (await session.execute(query)).all()]
     finally:
         await engine.dispose()
     return write_jsonl(out, rows)

@@ -99,10 +99,18 @@ class _Build:
             self.sections.setdefault((c.doc_id, c.locale, c.section, -1), i)
             self.sections.setdefault((c.doc_id, c.locale, -1, -1), i)
 
+    @staticmethod
+    def allowed_scopes(filters: Filters) -> list[str]:
+        own = ["platform", *([filters.seller] if filters.seller else [])]
+        if not filters.scopes:
+            return own
+        # For a seller's order, a scope filter narrows the allowed scopes; it never lets
+        # another seller's passages in.
+        return [s for s in filters.scopes if s in own] if filters.seller else list(filters.scopes)
+
     def mask(self, filters: Filters) -> npt.NDArray[np.bool_]:
         mask = np.ones(len(self.chunks), dtype=bool)
-        allowed_scopes = filters.scopes or ["platform", *([filters.seller] if filters.seller else [])]
-        mask &= np.isin(self.scope, allowed_scopes)
+        mask &= np.isin(self.scope, self.allowed_scopes(filters))
         if filters.policy_types:
             mask &= np.isin(self.policy, filters.policy_types)
         if filters.locales:
@@ -112,8 +120,7 @@ class _Build:
         return mask
 
     def where(self, filters: Filters) -> dict[str, Any]:
-        allowed_scopes = filters.scopes or ["platform", *([filters.seller] if filters.seller else [])]
-        clauses: list[dict[str, Any]] = [{"scope": {"$in": allowed_scopes}}]
+        clauses: list[dict[str, Any]] = [{"scope": {"$in": self.allowed_scopes(filters)}}]
         if filters.policy_types:
             clauses.append({"policy_type": {"$in": filters.policy_types}})
         if filters.locales:
@@ -232,6 +239,21 @@ class KnowledgeBase:
                     docs.append(doc_id)
         return docs
 
+    async def best_in_documents(self, query: str, doc_ids: list[str], language: str | None) -> list[Hit]:
+        """For each document, its passage (in the preferred locale) sharing most words with the
+        query: no vector search, so a caller can top up a search result cheaply."""
+        build = await self.refresh()
+        hits: list[Hit] = []
+        scores = build.lexical.scores(query)
+        for doc_id in doc_ids:
+            locale = build.preferred_locale(doc_id, language)
+            rows = np.flatnonzero((build.doc == doc_id) & (build.locale == locale))
+            if len(rows) == 0:
+                continue
+            best = int(rows[np.argmax(scores[rows])]) if scores[rows].max() > 0 else int(rows[0])
+            hits.append(Hit(build.chunks[best], 0.0, lexical=round(float(scores[best]), 4)))
+        return hits
+
     # ---- search ----
     async def search(
         self,
@@ -243,6 +265,7 @@ class KnowledgeBase:
         mode: Mode = "hybrid",
         candidates: int = 40,
         intent_prior: dict[str, float] | None = None,
+        vector: npt.NDArray[np.float32] | None = None,
     ) -> SearchResult:
         from app.lib.tokens import truncate  # the tokenizer is configured by the app or CLI
 
@@ -255,12 +278,13 @@ class KnowledgeBase:
         if truncated:
             notes.append(f"query truncated to its first {self.max_query_tokens} tokens")
         mask = build.mask(filters)
-        n_candidates = max(candidates, k * 4)
+        n_candidates = max(candidates, k + 10)
 
         dense: list[tuple[int, float]] = []
         if mode in ("hybrid", "dense"):
             t0 = time.perf_counter()
-            vector = self.embedder.embed([text])[0]
+            if vector is None:
+                vector = self.embedder.embed([text])[0]
             timings["embed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
             t0 = time.perf_counter()
             if mask.any():
@@ -279,7 +303,7 @@ class KnowledgeBase:
             timings["lexical_ms"] = round((time.perf_counter() - t0) * 1000, 3)
 
         t0 = time.perf_counter()
-        hits = self._fuse(build, dense, lexical, language, filters.seller, intent_prior or {})
+        hits = self._fuse(build, dense, lexical, language, filters.seller, intent_prior or {}, mask)
         timings["fuse_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return SearchResult(hits[:k], truncated, notes, timings)
@@ -292,6 +316,7 @@ class KnowledgeBase:
         language: str | None,
         seller: str | None,
         intent_prior: dict[str, float],
+        mask: npt.NDArray[np.bool_] | None = None,
     ) -> list[Hit]:
         hits: dict[int, Hit] = {}
         floor = min((s for _, s in dense), default=0.0)
@@ -318,7 +343,8 @@ class KnowledgeBase:
             target = build.preferred_locale(hit.chunk.doc_id, language)
             if hit.chunk.locale != target:
                 other = build.counterpart(hit.chunk, target)
-                if other is not None:
+                # A translation outside the filters (a locale filter) is not shown instead.
+                if other is not None and (mask is None or mask[other]):
                     index = other
                     hit = Hit(build.chunks[other], hit.score, hit.dense, hit.lexical, hit.rank_dense, hit.rank_lexical)
             if index in merged:

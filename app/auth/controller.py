@@ -12,8 +12,9 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import keys
-from app.auth.guards import requires
+from app.auth.guards import KeyCache, requires
 from app.lib.errors import NotFound, Unprocessable
+from app.services import Services
 
 
 class KeyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -59,9 +60,12 @@ class KeysController(Controller):
         ]
 
     @post("/{key_id:str}/revoke", status_code=200, summary="Revoke a key.")
-    async def revoke(self, key_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> KeyInfo:
+    async def revoke(self, key_id: FromPath[str], db_session: NamedDependency[AsyncSession], services: NamedDependency[Services]) -> KeyInfo:
         try:
             k = await keys.revoke_key(db_session, key_id)
         except keys.KeyError_ as exc:
             raise NotFound(str(exc)) from exc
+        cache = services.extras.get("key_cache")
+        if isinstance(cache, KeyCache):
+            cache.clear()  # refused here at once; other processes within guards.CACHE_SECONDS
         return KeyInfo(id=k.id, name=k.name, prefix=f"rdk_{k.prefix}", scopes=k.scopes, created_at=k.created_at, last_used_at=k.last_used_at, revoked_at=k.revoked_at)

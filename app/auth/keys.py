@@ -73,8 +73,10 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
 
 
 async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> ApiKey:
+    # Listings show the prefix as `rdk_<prefix>` (the CLI adds `_…`): accept it as shown.
+    prefix = key_id_or_prefix.removesuffix("_…").removeprefix(f"{_PREFIX}_")
     key = await session.scalar(
-        select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix))
+        select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == prefix))
     )
     if key is None:
         raise KeyError_(f"no key {key_id_or_prefix!r}")

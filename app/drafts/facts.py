@@ -19,6 +19,8 @@ EU_COUNTRIES = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
 )
 _NOT_SHIPPED = {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.PROCESSING}
+# Until the seller starts preparing the parcel, the order can still be changed (order-changes).
+_CHANGEABLE = {OrderStatus.PENDING, OrderStatus.PAID}
 
 # Platform defaults, used only when the knowledge base is missing a fact (and then flagged).
 FALLBACK_FACTS: dict[str, Any] = {
@@ -240,6 +242,7 @@ def compute_facts(
     if status is not None:
         result.add("order_status", status.value, "order", "order status")
         result.add("cancellable", status in _NOT_SHIPPED, "cancellation-policy", "free cancellation until dispatch")
+        result.add("changeable", status in _CHANGEABLE, "order-changes", "sellers change orders while pending or paid")
 
     # Seller response and disputes
     dispute_days, doc_dispute = policy("dispute_seller_days")
@@ -255,11 +258,11 @@ def compute_facts(
     if anchor:
         claim_deadline = anchor + timedelta(days=int(claim_days))
         result.add("protection_deadline", claim_deadline, doc_claim, f"{claim_days} days after the (estimated) delivery")
-        covered = order.amount is None or order.amount <= float(max_amount)
-        result.add(
-            "protection_eligible", today <= claim_deadline and covered, doc_claim,
-            f"within {claim_days} days and up to {max_amount} EUR",
-        )
+        in_window = today <= claim_deadline
+        result.add("protection_eligible", in_window, doc_claim, f"claims are possible until {claim_deadline.isoformat()}")
+        if in_window and order.amount is not None and order.amount > float(max_amount):
+            result.add("protection_capped", True, doc_max, f"the order total is above the {max_amount} EUR cover")
+        result.add("protection_max_amount_eur", float(max_amount), doc_max, "most Buyer Protection covers per order")
     result.add("protection_claim_window_days", int(claim_days), doc_claim, "buyer-protection claim window")
 
     # Warranty
@@ -274,11 +277,15 @@ def compute_facts(
     invoice_days, doc_inv2 = policy("invoice_issue_business_days")
     result.add("invoice_due", add_business_days(today, int(invoice_days)), doc_inv2, f"{invoice_days} business days to send an invoice")
     result.add("invoice_issue_business_days", int(invoice_days), doc_inv2, "business days a seller has to send an invoice")
-    if order.destination_country:
-        outside = order.destination_country not in EU_COUNTRIES
-        result.add("destination_country", order.destination_country, "order", "delivery country")
+    origin = order.seller.country if order.seller else None
+    if order.destination_country or origin:
+        # Duties apply when the parcel crosses the EU's customs border, in either direction.
+        into_eu = origin is not None and origin not in EU_COUNTRIES and (order.destination_country or "DE") in EU_COUNTRIES
+        out_of_eu = order.destination_country is not None and order.destination_country not in EU_COUNTRIES and origin in (None, *EU_COUNTRIES)
+        if order.destination_country:
+            result.add("destination_country", order.destination_country, "order", "delivery country")
         result.add(
-            "duties_may_apply", outside and (order.amount or 0) > float(threshold), doc_duty,
-            f"outside the EU and above {threshold} EUR",
+            "duties_may_apply", (into_eu or out_of_eu) and (order.amount or 0) > float(threshold), doc_duty,
+            f"crosses the EU customs border and is above {threshold} EUR",
         )
     return result

@@ -37,6 +37,65 @@ STYLE = {
 }
 
 OnToken = Callable[[str], Awaitable[None]]
+NAME_TOKEN = "[NAME_1]"  # noqa: S105 (a placeholder, not a secret)
+_JSON_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def mask_name(text: str, name: str | None, mapping: dict[str, str] | None = None) -> str:
+    """The customer's name as ``[NAME_1]`` (and a lone part of it as ``[NAME_2]``…), recorded in ``mapping``.
+
+    The full name first, then each part a buyer may sign with alone ("Jonas", "Weber"): parts of
+    three or more letters, matched case-sensitively as whole words (two or more characters for
+    Chinese, Japanese and Korean names, which are written without spaces).
+    """
+    if not name or not text:
+        return text
+    placeholders = mapping if mapping is not None else {}
+    by_value = {v: k for k, v in placeholders.items()}
+
+    def token(value: str) -> str:
+        if value not in by_value:
+            taken = sum(1 for k in placeholders if k.startswith("[NAME_") and k != NAME_TOKEN)
+            by_value[value] = NAME_TOKEN if value == name else f"[NAME_{taken + 2}]"
+            placeholders[by_value[value]] = value
+        return by_value[value]
+
+    if name in text:
+        text = text.replace(name, token(name))
+    parts = {p for p in re.split(r"[\s,]+", name) if len(p) >= 3 or (len(p) >= 2 and _CJK.search(p))}
+    for part in sorted(parts - {name}, key=len, reverse=True):
+        if not re.fullmatch(r"[\w'-]+", part):
+            continue
+        pattern = re.escape(part) if _CJK.search(part) else rf"(?<![\w\[]){re.escape(part)}(?![\w\]])"
+        if re.search(pattern, text):
+            text = re.sub(pattern, token(part), text)  # a "[NAME_n]" holds no backslash or group
+    return text
+
+
+class _Restoring:
+    """Streams tokens with redaction placeholders put back, holding back a placeholder split
+    across chunks (``"[NA"`` … ``"ME_1]"``) until it is complete."""
+
+    def __init__(self, redaction: Redaction, on_token: OnToken) -> None:
+        self.redaction = redaction
+        self.on_token = on_token
+        self.pending = ""
+
+    async def __call__(self, text: str) -> None:
+        self.pending += text
+        cut = self.pending.rfind("[")
+        if cut != -1 and "]" not in self.pending[cut:] and len(self.pending) - cut <= 16:
+            ready, self.pending = self.pending[:cut], self.pending[cut:]
+        else:
+            ready, self.pending = self.pending, ""
+        if ready:
+            await self.on_token(self.redaction.restore(ready))
+
+    async def flush(self) -> None:
+        if self.pending:
+            ready, self.pending = self.pending, ""
+            await self.on_token(self.redaction.restore(ready))
 
 
 class LLMFailure(RuntimeError):
@@ -85,6 +144,7 @@ class TextFieldStreamer:
         self.in_text = False
         self.escape = False
         self.sentences = 0
+        self.high_surrogate: int | None = None
 
     def feed(self, chunk: str) -> str:
         self.buffer += chunk
@@ -107,10 +167,18 @@ class TextFieldStreamer:
                 if ch == "u":
                     if self.pos + 4 >= len(self.buffer):
                         break
-                    out.append(chr(int(self.buffer[self.pos + 1 : self.pos + 5], 16)))
+                    code = int(self.buffer[self.pos + 1 : self.pos + 5], 16)
+                    # Characters outside the BMP (emoji) arrive as a \\uD83D\\uDE00 surrogate pair.
+                    if 0xD800 <= code <= 0xDBFF:
+                        self.high_surrogate = code
+                    elif 0xDC00 <= code <= 0xDFFF and self.high_surrogate is not None:
+                        out.append(chr(0x10000 + ((self.high_surrogate - 0xD800) << 10) + (code - 0xDC00)))
+                        self.high_surrogate = None
+                    else:
+                        out.append(chr(code))
                     self.pos += 4
                 else:
-                    out.append({"n": "\n", "t": "\t"}.get(ch, ch))
+                    out.append(_JSON_ESCAPES.get(ch, ch))
                 self.escape = False
             elif ch == "\\":
                 self.escape = True
@@ -186,13 +254,16 @@ class LLMGenerator:
     # ---- prompt building ----
     def build(self, ctx: DraftContext) -> tuple[list[dict[str, Any]], Redaction, int, list[str]]:
         """Messages within the token budget, the redaction to undo, their token count, and notes."""
-        name_token = "[NAME_1]" if ctx.customer_name else None
+        name_token = NAME_TOKEN if ctx.customer_name else None
         redaction = redact(ctx.ticket.message)
-        subject = redact(ctx.ticket.subject).text if ctx.ticket.subject else None
-        history = [redact(h.text).text[:600] for h in ctx.ticket.history[-5:] if h.text.strip()]
-        if name_token and ctx.customer_name:
-            redaction.mapping[name_token] = ctx.customer_name
-            redaction.text = redaction.text.replace(ctx.customer_name, name_token)
+        # The name never leaves, wherever the buyer wrote it: message, subject or earlier messages.
+        names: dict[str, str] = {NAME_TOKEN: ctx.customer_name} if ctx.customer_name else {}
+        redaction.text = mask_name(redaction.text, ctx.customer_name, names)
+        name = ctx.customer_name
+        subject = mask_name(redact(ctx.ticket.subject).text, name, names) if ctx.ticket.subject else None
+        recent = [h.text for h in ctx.ticket.history[-5:] if h.text.strip()]
+        history = [mask_name(redact(text).text, name, names)[:600] for text in recent]
+        redaction.mapping.update(names)
         flags = ", ".join(f"{s.flag} ({s.evidence})" for s in ctx.triage.escalation.flags)
         intent = ctx.triage.intent.label
         description = INTENT_DESCRIPTIONS.get(Intent(intent), "") if intent in Intent._value2member_map_ else ""
@@ -209,7 +280,7 @@ class LLMGenerator:
                 intent_description=description,
                 channel=ctx.ticket.channel.value,
                 order_summary=redact(_order_summary(ctx)).text,
-                escalation=redact(flags).text,
+                escalation=mask_name(redact(flags).text, name, names),
                 today=ctx.facts.today.isoformat(),
                 facts=_fact_lines(ctx),
                 passages=passages,
@@ -290,7 +361,11 @@ class LLMGenerator:
 
     async def generate(self, ctx: DraftContext, *, on_token: OnToken | None = None) -> Generation:
         messages, redaction, prompt_tokens, notes = self.build(ctx)
-        content, completion_tokens = await self._complete(messages, on_token=on_token)
+        # The agent watching the stream sees the buyer's name, not "[NAME_1]".
+        restoring = _Restoring(redaction, on_token) if on_token else None
+        content, completion_tokens = await self._complete(messages, on_token=restoring)
+        if restoring:
+            await restoring.flush()
         sentences, _ = self._parse(content, ctx, redaction)
         return Generation(
             body=_body(sentences),
@@ -306,24 +381,42 @@ class LLMGenerator:
 
     async def repair(self, ctx: DraftContext, draft: Generation, findings: list[Finding]) -> Generation:
         by_chunk = {p.chunk_id: p.ref for p in ctx.passages}
-        redaction = redact(draft.body)
-        as_json = json.dumps(
-            {"language": ctx.language, "sentences": [{"text": redact(s.text).text, "passage_ids": [by_chunk.get(c, c) for c in s.chunk_ids]} for s in draft.sentences]},
-            ensure_ascii=False,
-        )
+        # One redaction over the whole draft, applied to every sentence and finding, so the same
+        # value has the same placeholder everywhere (redacting sentence by sentence numbered each
+        # from 1: "[EMAIL_1]" in two sentences meant two different addresses). The draft has the
+        # buyer's name restored in it: it is masked again before it leaves.
+        redaction = redact("\n".join(s.text for s in draft.sentences))
+        if ctx.customer_name:
+            redaction.mapping[NAME_TOKEN] = ctx.customer_name
+        values = sorted(((v, k) for k, v in redaction.mapping.items()), key=lambda vk: -len(vk[0]))
+
+        def scrub(text: str) -> str:
+            for value, placeholder in values:
+                text = text.replace(value, placeholder)
+            return mask_name(text, ctx.customer_name, redaction.mapping)
+
+        sentences_out = [
+            {"text": scrub(s.text), "passage_ids": [by_chunk.get(c, c) for c in s.chunk_ids]}
+            for s in draft.sentences
+        ]
+        as_json = json.dumps({"language": ctx.language, "sentences": sentences_out}, ensure_ascii=False)
+        problems = [
+            f"{f.check}: {f.message}" + (f" — in: {f.sentence}" if f.sentence else "")
+            for f in findings
+            if f.severity == "error"
+        ]
         messages = self.repair_prompt.messages(
             facts=_fact_lines(ctx),
             passage_ids=[p.ref for p in ctx.passages],
             language=ctx.language,
-            findings=[redact(f"{f.check}: {f.message}" + (f" — in: {f.sentence}" if f.sentence else "")).text for f in findings if f.severity == "error"],
+            findings=[scrub(p) for p in problems],
             draft=as_json,
         )
         prompt_tokens = sum(tokens.count(str(m.get("content", ""))) for m in messages)
         content, completion_tokens = await self._complete(messages)
         # Placeholders the repair kept are restored from the original message's redaction too.
         original = redact(ctx.ticket.message)
-        if ctx.customer_name:
-            original.mapping["[NAME_1]"] = ctx.customer_name
+        mask_name(original.text, ctx.customer_name, original.mapping)
         original.mapping.update(redaction.mapping)
         sentences, _ = self._parse(content, ctx, original)
         return Generation(
@@ -333,8 +426,10 @@ class LLMGenerator:
             notes=[*draft.notes, "repaired once after the checks"],
         )
 
-    async def translate(self, body: str, source: str, target: str) -> str:
+    async def translate(self, body: str, source: str, target: str, *, customer_name: str | None = None) -> str:  # noqa: E501
+        """``body`` in ``target``. Pass ``customer_name`` so the greeting's name is masked too."""
         redaction = redact(body)
+        redaction.text = mask_name(redaction.text, customer_name, redaction.mapping)
         messages = self.translate_prompt.messages(
             body=redaction.text, source_language=source, target_language=target,
             target_language_name=LANGUAGE_NAMES.get(target, target),

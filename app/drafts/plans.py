@@ -115,8 +115,10 @@ def plan_for(ctx: PlanContext) -> list[Step]:
     elif intent == Intent.CHANGE_ORDER:
         if f.get("cancellable") is False:
             steps.append(S("change_shipped", facts=("return_window_days",)))
+        elif f.get("changeable") is True:
+            steps.append(S("change_possible", facts=("seller_response_hours", "changeable")))
         elif f.get("cancellable") is True:
-            steps.append(S("change_possible", facts=("seller_response_hours",)))
+            steps.append(S("change_processing", facts=("changeable", "cancellable")))
         else:
             steps.append(S("need_order"))
     elif intent == Intent.CHANGE_ADDRESS:
@@ -148,6 +150,8 @@ def plan_for(ctx: PlanContext) -> list[Step]:
             steps.append(S("dispute_process", facts=("dispute_seller_days",), optional=True))
         else:
             steps.append(S("protection_eligible", facts=("protection_deadline",)))
+            if f.get("protection_capped"):
+                steps.append(S("protection_capped", facts=("protection_max_amount_eur",)))
             steps.append(S("protection_decision", facts=("protection_decision_days",)))
     elif intent == Intent.WARRANTY_CLAIM:
         if f.get("in_warranty") is False:

@@ -96,16 +96,18 @@ class Drafter:
 
         started = time.perf_counter()
         query = classifier_text(req.message, req.subject)[:1500]
-        intent_docs = await self.kb.documents_for_intent(triage.intent.label, seller)
         prior = {triage.intent.label: triage.intent.confidence, **{a.label: a.confidence for a in triage.intent.alternatives}}
-        searches = [self.kb.search(query, k=self.settings.draft_passages, language=language, filters=Filters(seller=seller), intent_prior=prior)]
-        if intent_docs:
-            searches.append(self.kb.search(query, k=3, language=language, filters=Filters(seller=seller, doc_ids=intent_docs)))
-        for doc in fact_docs:
-            searches.append(self.kb.search(query, k=1, language=language, filters=Filters(seller=seller, doc_ids=[doc])))
-        results = await asyncio.gather(*searches)
+        # One vector search with room to spare; the intent's and the facts' documents are then
+        # taken from its candidates, or topped up from the catalogue without another search.
+        result = await self.kb.search(query, k=max(20, self.settings.draft_passages), language=language, filters=Filters(seller=seller), intent_prior=prior)
+        intent_docs = await self.kb.documents_for_intent(triage.intent.label, seller)
+        wanted = list(dict.fromkeys([*fact_docs, *intent_docs[:3]]))
+        extra = [next(h for h in result.hits if h.chunk.doc_id == doc) for doc in wanted if any(h.chunk.doc_id == doc for h in result.hits)]
+        missing = [doc for doc in wanted if not any(h.chunk.doc_id == doc for h in result.hits)]
+        if missing:
+            extra += await self.kb.best_in_documents(query, missing, language)
         latency["retrieval_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        passages = self._passages(results[0].hits, [h for r in results[1:] for h in r.hits])
+        passages = self._passages(result.hits[: self.settings.draft_passages], extra)
         return DraftContext(
             ticket=req, triage=triage, language=language, passages=passages, facts=facts,
             instructions=Instructions.parse(req.instructions), account_takeover=takeover,

@@ -7,11 +7,24 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from app.auth.guards import requires
-from app.kb.schemas import DocumentInfo, DocumentsOut, Passage, SearchIn, SearchOut
-from app.lib.errors import ServiceUnavailable
+from app.kb.schemas import DocumentInfo, DocumentsOut, Passage, SearchFilters, SearchIn, SearchOut
+from app.lib.errors import ErrorDetail, ServiceUnavailable, Unprocessable
 from app.services import Services
 from retrieval.search import Filters, Hit, IndexMismatch, IndexMissing
 from retrieval.store import StoreUnavailable
+
+
+def unknown_filter_values(f: SearchFilters, locales: set[str], scopes: set[str]) -> list[ErrorDetail]:
+    """Locale and scope filters are free strings: a value the index does not hold is a client
+    error (a typo would otherwise just return nothing)."""
+    details: list[ErrorDetail] = []
+    checks = (("filters.locale", f.locale, locales), ("filters.scope", f.scope, scopes))
+    for name, given, known in checks:
+        unknown = sorted(set(given or []) - known)
+        if unknown:
+            problem = f"unknown value(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            details.append(ErrorDetail(field=name, problem=problem))
+    return details
 
 
 def passage(hit: Hit) -> Passage:
@@ -45,6 +58,12 @@ class KnowledgeBaseController(Controller):
             seller=f.seller if f else None,
         )
         try:
+            if f and (f.locale or f.scope):
+                build = await kb.refresh()
+                details = unknown_filter_values(f, build.locales, set(build.scope.tolist()))
+                if details:
+                    message = "; ".join(f"{d.field}: {d.problem}" for d in details)
+                    raise Unprocessable(message, details=details)
             result = await kb.search(data.query, k=data.k, language=language, filters=filters, mode=data.mode, intent_prior=prior)
         except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
             raise ServiceUnavailable(f"knowledge base unavailable: {exc}") from exc

@@ -8,15 +8,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,11 @@ from app.services import Services
 from app.tickets import service as tickets
 from app.triage import records
 from app.triage.schemas import TriageResult
+
+# An Idempotency-Key is reserved (status 0) while its first request runs; a reservation older than
+# this belongs to a request that died, and the next retry takes it over.
+_PENDING = 0
+_ABANDONED = timedelta(minutes=2)
 
 
 class TicketCreate(TicketIn, kw_only=True, forbid_unknown_fields=True):
@@ -90,37 +96,82 @@ class TicketsController(Controller):
         if idem_key:
             if len(idem_key) > 200:
                 raise Unprocessable("Idempotency-Key is longer than 200 characters")
-            replay = await db_session.get(IdempotencyRecord, (idem_key, key_id))
+            replay = await self._claim(db_session, idem_key, key_id, digest)
             if replay is not None:
-                return self._replay(replay, digest)
+                return replay
 
-        existing = await tickets.find_ticket(db_session, data.source, data.external_id) if data.external_id else None
-        if existing is not None:
-            out, status = ticket_out(existing, await _drafts_of(db_session, existing.id)), 200
-        else:
-            triager = services.require_triager()
-            result = triager.triage(data)
-            await records.save(db_session, [(data, result)], key_id or None)
-            ticket, created = await tickets.upsert_ticket(db_session, data, source=data.source, triage=result)
-            await db_session.commit()
-            out, status = ticket_out(ticket, await _drafts_of(db_session, ticket.id)), 201 if created else 200
-        if idem_key:
-            db_session.add(IdempotencyRecord(key=idem_key, api_key_id=key_id, route="POST /v1/tickets", request_hash=digest, status_code=status, response=msgspec.to_builtins(out)))
-            try:
+        try:
+            existing = await tickets.find_ticket(db_session, data.source, data.external_id) if data.external_id else None
+            if existing is not None:
+                out, status = ticket_out(existing, await _drafts_of(db_session, existing.id)), 200
+            else:
+                triager = services.require_triager()
+                result = triager.triage(data)
+                await records.save(db_session, [(data, result)], key_id or None)
+                ticket, created = await tickets.upsert_ticket(db_session, data, source=data.source, triage=result)
                 await db_session.commit()
-            except IntegrityError:
-                # The same key raced us: answer what the first request answered.
-                await db_session.rollback()
-                replay = await db_session.get(IdempotencyRecord, (idem_key, key_id))
-                if replay is not None:
-                    return self._replay(replay, digest)
-                raise
+                out, status = ticket_out(ticket, await _drafts_of(db_session, ticket.id)), 201 if created else 200
+        except Exception:
+            if idem_key:
+                with contextlib.suppress(Exception):  # failing that, the reservation expires (_ABANDONED)
+                    await self._release(db_session, idem_key, key_id)
+            raise
+        if idem_key:
+            await db_session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.key == idem_key, IdempotencyRecord.api_key_id == key_id)
+                .values(status_code=status, response=msgspec.to_builtins(out))
+            )
+            await db_session.commit()
         return Response(out, status_code=status)
+
+    async def _claim(self, session: AsyncSession, idem_key: str, key_id: str, digest: str) -> Response[TicketOut] | None:
+        """Reserve the key before doing the work (None), or answer from an earlier request.
+
+        Checking first and storing the answer afterwards let simultaneous retries all do the work
+        (twin tickets); the reservation's primary key lets exactly one of them through.
+        """
+        record = await session.get(IdempotencyRecord, (idem_key, key_id))
+        if record is None:
+            session.add(IdempotencyRecord(key=idem_key, api_key_id=key_id, route="POST /v1/tickets", request_hash=digest, status_code=_PENDING, response={}))
+            try:
+                await session.commit()
+                return None
+            except IntegrityError:
+                await session.rollback()
+            record = await session.get(IdempotencyRecord, (idem_key, key_id), populate_existing=True)
+            if record is None:  # the holder failed and released the key just now
+                raise Conflict("a request with this Idempotency-Key just failed; retry it", headers={"Retry-After": "1"})
+        if record.status_code == _PENDING and record.request_hash == digest and record.created_at < datetime.now(UTC) - _ABANDONED:
+            # Its holder died mid-request: take the reservation over (one taker wins the update).
+            taken = await session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.key == idem_key, IdempotencyRecord.api_key_id == key_id,
+                       IdempotencyRecord.status_code == _PENDING, IdempotencyRecord.created_at == record.created_at)
+                .values(created_at=datetime.now(UTC))
+            )
+            await session.commit()
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                return None
+        return self._replay(record, digest)
+
+    @staticmethod
+    async def _release(session: AsyncSession, idem_key: str, key_id: str) -> None:
+        """Drop an unfinished reservation so the client's retry can do the work."""
+        await session.rollback()
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.key == idem_key, IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.status_code == _PENDING
+            )
+        )
+        await session.commit()
 
     @staticmethod
     def _replay(record: IdempotencyRecord, digest: str) -> Response[TicketOut]:
         if record.request_hash != digest:
             raise Conflict("this Idempotency-Key was already used with a different request body")
+        if record.status_code == _PENDING:
+            raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly", headers={"Retry-After": "1"})
         return Response(msgspec.convert(record.response, TicketOut), status_code=record.status_code, headers={"Idempotent-Replayed": "true"})
 
     @get("/", guards=[requires("drafts:read")], summary="Tickets, newest first.")

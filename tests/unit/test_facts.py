@@ -84,7 +84,20 @@ def test_buyer_protection_amount_cap_and_deadline() -> None:
     big = order(delivered_at="2026-10-01", amount=3000.0)
     facts = compute_facts(intent="buyer_protection_claim", order=big, received_at=at("2026-10-10"), documents=DOCS)
     assert facts.get("protection_deadline") == date(2026, 11, 30)
-    assert facts.get("protection_eligible") is False  # above the 2,500 EUR cap
+    assert facts.get("protection_eligible") is True  # within the window…
+    assert facts.get("protection_capped") is True  # …but covered only up to 2,500 EUR
+    expired = compute_facts(intent="buyer_protection_claim", order=big, received_at=at("2026-12-10"), documents=DOCS)
+    assert expired.get("protection_eligible") is False
+
+
+def test_duties_when_crossing_the_eu_border() -> None:
+    docs = {**DOCS, "customs-duties": {"scope": "platform", "duties_threshold_eur": 150}}
+    from_japan = order(amount=180.0, seller={"id": "kirin-goods", "name": "Kirin Goods", "country": "JP"}, destination_country="DE")
+    assert compute_facts(intent="shipping_customs", order=from_japan, received_at=at("2026-11-04"), documents=docs).get("duties_may_apply") is True
+    to_swiss = order(amount=180.0, seller={"id": "voltbay", "name": "VoltBay", "country": "DE"}, destination_country="CH")
+    assert compute_facts(intent="shipping_customs", order=to_swiss, received_at=at("2026-11-04"), documents=docs).get("duties_may_apply") is True
+    inside = order(amount=180.0, seller={"id": "voltbay", "name": "VoltBay", "country": "DE"}, destination_country="FR")
+    assert compute_facts(intent="shipping_customs", order=inside, received_at=at("2026-11-04"), documents=docs).get("duties_may_apply") is False
 
 
 def test_missing_kb_facts_fall_back_and_are_reported() -> None:

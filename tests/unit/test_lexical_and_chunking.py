@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.lib import tokens
 from retrieval.chunking import Chunk, Chunker, slug
 from retrieval.lexical import BM25Index, tokenize
 from retrieval.sources import Document, SourceError, parse_file, read_sources
@@ -40,8 +41,6 @@ def front(**overrides: str) -> str:
 
 @pytest.fixture(scope="module")
 def chunker(tmp_path_factory: pytest.TempPathFactory) -> Chunker:
-    from app.lib import tokens
-
     tokens.configure(tmp_path_factory.mktemp("tiktoken"))
     return Chunker(220, 30)
 
@@ -76,7 +75,8 @@ def test_tokenize_splits_mixed_scripts_and_drops_punctuation() -> None:
 def test_tokenize_keeps_accents_outside_latin() -> None:
     # Dakuten are part of Japanese letters: folding them would merge different words.
     assert tokenize("ガ") == ["ガ"]
-    assert tokenize("й") == [] and tokenize("йод") == ["йод"]
+    assert tokenize("й") == []
+    assert tokenize("йод") == ["йод"]
 
 
 # ---------------------------------------------------------------- BM25
@@ -92,8 +92,8 @@ CORPUS = [
 
 def test_bm25_ranks_the_matching_document_first() -> None:
     index = BM25Index(CORPUS)
-    assert [i for i, _ in index.top("my parcel is lost, tracking stuck", 3)][0] == 2
-    assert [i for i, _ in index.top("cracked and broken on arrival", 3)][0] == 1
+    assert next(i for i, _ in index.top("my parcel is lost, tracking stuck", 3)) == 2
+    assert next(i for i, _ in index.top("cracked and broken on arrival", 3)) == 1
     assert [i for i, _ in index.top("Rücksendung", 3)] == [3]
     assert [i for i, _ in index.top("壊れています", 3)] == [4]
 
@@ -114,9 +114,11 @@ def test_bm25_returns_nothing_without_shared_terms_and_honours_the_mask() -> Non
     mask[1] = False
     found = index.top("broken item photos", 5, np.array(mask))
     assert 1 not in [i for i, _ in found]
-    assert found and all(score > 0 for _, score in found)
+    assert found
+    assert all(score > 0 for _, score in found)
     ranked = index.top("item", 2)
-    assert len(ranked) == 2 and ranked[0][1] >= ranked[1][1]
+    assert len(ranked) == 2
+    assert ranked[0][1] >= ranked[1][1]
 
 
 def test_bm25_on_an_empty_corpus() -> None:
@@ -133,17 +135,24 @@ def test_chunk_ids_and_anchors_are_stable(chunker: Chunker) -> None:
     assert [c.content_hash for c in first] == [c.content_hash for c in second]
     assert first[0].id == "damaged-items@en#summary~0"
     assert first[0].anchor == "damaged-items@en#summary"
-    assert first[0].section == 0 and first[0].heading_path == ["Item arrived damaged or broken"]
+    assert first[0].section == 0
+    assert first[0].heading_path == ["Item arrived damaged or broken"]
     reporting = next(c for c in first if c.section == 1)
     assert reporting.anchor == "damaged-items@en#reporting-a-damaged-item-within-14-days-of-delivery"
-    assert reporting.heading_path == ["Item arrived damaged or broken", "Reporting a damaged item within 14 days of delivery"]
+    assert reporting.heading_path == [
+        "Item arrived damaged or broken",
+        "Reporting a damaged item within 14 days of delivery",
+    ]
     assert len({c.id for c in first}) == len(first)
     for chunk in first:
-        assert chunk.doc_id == "damaged-items" and chunk.locale == "en"
-        assert chunk.policy_type == "damaged_or_wrong_item" and chunk.scope == "platform"
+        assert chunk.doc_id == "damaged-items"
+        assert chunk.locale == "en"
+        assert chunk.policy_type == "damaged_or_wrong_item"
+        assert chunk.scope == "platform"
         assert chunk.facts == {"damage_report_window_days": 14}
         assert chunk.source == "en/damaged-items.md"
-        assert chunk.text and not chunk.text.startswith("#")
+        assert chunk.text
+        assert not chunk.text.startswith("#")
 
 
 def test_editing_a_section_keeps_its_anchor_but_changes_its_hash(chunker: Chunker) -> None:
@@ -153,7 +162,8 @@ def test_editing_a_section_keeps_its_anchor_but_changes_its_hash(chunker: Chunke
     after = {c.id: c for c in chunker.split(document)}
     assert before.keys() == after.keys()
     changed = [i for i in after if after[i].text != before[i].text]
-    assert changed and all(before[i].content_hash != after[i].content_hash for i in changed)
+    assert changed
+    assert all(before[i].content_hash != after[i].content_hash for i in changed)
 
 
 def test_translations_share_section_numbers(chunker: Chunker) -> None:
@@ -170,10 +180,20 @@ def test_translations_share_section_numbers(chunker: Chunker) -> None:
 
 def test_long_sections_split_by_tokens_and_same_slug_headings_get_distinct_anchors(chunker: Chunker) -> None:
     sentence = "The seller pays the return shipping when an item arrives damaged or wrong. "
-    body = f"# Sample\n\nIntro.\n\n## Details\n\n{sentence * 60}\n\n## Details!\n\nAgain.\n\n### Sub part\n\nDeep text."
+    body = (
+        f"# Sample\n\nIntro.\n\n## Details\n\n{sentence * 60}\n\n"
+        "## Details!\n\nAgain.\n\n### Sub part\n\nDeep text."
+    )
     document = Document(
-        id="sample", title="Sample", locale="en", policy_type="returns", scope="platform", version=1,
-        effective_from="2026-01-01", body=body, path="en/sample.md",
+        id="sample",
+        title="Sample",
+        locale="en",
+        policy_type="returns",
+        scope="platform",
+        version=1,
+        effective_from="2026-01-01",
+        body=body,
+        path="en/sample.md",
     )
     small = Chunker(60, 10)
     chunks = small.split(document)
@@ -183,9 +203,12 @@ def test_long_sections_split_by_tokens_and_same_slug_headings_get_distinct_ancho
     assert [c.id for c in details] == [f"sample@en#details~{n}" for n in range(len(details))]
     assert {c.section for c in details} == {1}
     again = [c for c in chunks if c.anchor == "sample@en#details-2"]
-    assert again and again[0].section == 2 and again[0].text == "Again."
+    assert again
+    assert again[0].section == 2
+    assert again[0].text == "Again."
     sub = next(c for c in chunks if c.anchor == "sample@en#sub-part")
-    assert sub.section == 2 and sub.heading_path == ["Sample", "Details!", "Sub part"]
+    assert sub.section == 2
+    assert sub.heading_path == ["Sample", "Details!", "Sub part"]
     assert sub.index_text == "Sample. Details! › Sub part. Deep text."
 
 
@@ -215,23 +238,46 @@ def write(path: Path, content: str | bytes) -> Path:
 def test_markdown_front_matter_is_parsed(tmp_path: Path) -> None:
     path = write(tmp_path / "en" / "sample-doc.md", front() + "# Sample\n\nText.\n")
     document = parse_file(path, tmp_path)
-    assert (document.id, document.locale, document.policy_type, document.version) == ("sample-doc", "en", "returns", 2)
+    assert (document.id, document.locale, document.policy_type, document.version) == (
+        "sample-doc",
+        "en",
+        "returns",
+        2,
+    )
     assert document.effective_from == "2026-03-01"
-    assert document.intents == ["return_request"] and document.facts == {"return_window_days": 30}
-    assert document.path == "en/sample-doc.md" and document.key == "sample-doc@en"
+    assert document.intents == ["return_request"]
+    assert document.facts == {"return_window_days": 30}
+    assert document.path == "en/sample-doc.md"
+    assert document.key == "sample-doc@en"
 
 
 BROKEN: list[tuple[str, str | bytes, str]] = [
-    ("missing.md", "---\nid: missing\ntitle: T\nlocale: en\nversion: 1\neffective_from: 2026-01-01\n---\nText", "front matter lacks policy_type, scope"),
-    ("bad-type.md", front(policy_type="teleportation") + "Text", "policy_type 'teleportation' is not one of returns"),
+    (
+        "missing.md",
+        "---\nid: missing\ntitle: T\nlocale: en\nversion: 1\neffective_from: 2026-01-01\n---\nText",
+        "front matter lacks policy_type, scope",
+    ),
+    (
+        "bad-type.md",
+        front(policy_type="teleportation") + "Text",
+        "policy_type 'teleportation' is not one of returns",
+    ),
     ("bad-yaml.md", "---\nid: bad-yaml\ntitle: [unclosed\n---\nText", "front matter is not valid YAML"),
     ("list.md", "---\n- just\n- a list\n---\nText", "front matter must be a mapping"),
     ("latin1.md", front().encode() + "Rücksendung".encode("latin-1"), "not valid UTF-8"),
-    ("bad-date.md", front().replace("2026-03-01", "next tuesday") + "Text", "effective_from 'next tuesday' is not an ISO date"),
+    (
+        "bad-date.md",
+        front().replace("2026-03-01", "next tuesday") + "Text",
+        "effective_from 'next tuesday' is not an ISO date",
+    ),
     ("bad-locale.md", front(locale="english") + "Text", "locale 'english' must be an ISO 639-1 code"),
     ("bad-id.md", front(id="Bad ID!") + "Text", "id 'Bad ID!' must be lowercase"),
     ("empty.md", front() + "\n   \n", "the document has no text"),
-    ("no-front.md", "# Just a heading\n\nNo front matter at all.", "front matter lacks title, policy_type, scope, version, effective_from"),
+    (
+        "no-front.md",
+        "# Just a heading\n\nNo front matter at all.",
+        "front matter lacks title, policy_type, scope, version, effective_from",
+    ),
 ]
 
 
@@ -252,7 +298,10 @@ def test_read_sources_skips_broken_files_with_path_and_reason(tmp_path: Path) ->
     write(tmp_path / "en" / "notes.json", "{}")  # not a knowledge-base file type: ignored
     documents, problems = read_sources(tmp_path)
     assert sorted(d.key for d in documents) == ["good@de", "good@en"]
-    assert [(p.path, p.reason.split(" ")[0]) for p in problems] == [("en/bad.md", "policy_type"), ("en/good.md", "duplicate")]
+    assert [(p.path, p.reason.split(" ")[0]) for p in problems] == [
+        ("en/bad.md", "policy_type"),
+        ("en/good.md", "duplicate"),
+    ]
     assert problems[1].reason == "duplicate of en/copy.md (good@en); skipped"
     with pytest.raises(FileNotFoundError):
         read_sources(tmp_path / "nowhere")
@@ -267,8 +316,10 @@ def test_html_scripts_and_styles_are_dropped_and_headings_kept(tmp_path: Path) -
     )
     meta = front(id="gift-cards", title="Gift cards", policy_type="payments")
     document = parse_file(write(tmp_path / "en" / "gift-cards.html", meta + page), tmp_path)
-    assert "alert" not in document.body and "color" not in document.body
-    assert "# Gift cards" in document.body and "## Balance" in document.body
+    assert "alert" not in document.body
+    assert "color" not in document.body
+    assert "# Gift cards" in document.body
+    assert "## Balance" in document.body
     assert "never expire & can be combined" in document.body
     assert document.title == "Gift cards"
 
@@ -277,12 +328,16 @@ def test_html_title_is_used_when_front_matter_has_none(tmp_path: Path) -> None:
     meta = front(id="x").replace("title: Sample\n", "")
     page = "<html><head><title>Fees &amp; charges</title></head><body><p>No fees.</p></body></html>"
     document = parse_file(write(tmp_path / "en" / "x.htm", meta + page), tmp_path)
-    assert document.title == "Fees & charges" and document.body == "No fees."
+    assert document.title == "Fees & charges"
+    assert document.body == "No fees."
 
 
 def test_plain_text_file(tmp_path: Path, chunker: Chunker) -> None:
-    path = write(tmp_path / "de" / "hinweis.txt", front(id="hinweis", locale="de") + "Bitte Fotos beilegen.\n")
+    path = write(
+        tmp_path / "de" / "hinweis.txt", front(id="hinweis", locale="de") + "Bitte Fotos beilegen.\n"
+    )
     document = parse_file(path, tmp_path)
-    assert document.locale == "de" and document.body == "Bitte Fotos beilegen."
+    assert document.locale == "de"
+    assert document.body == "Bitte Fotos beilegen."
     chunks = chunker.split(document)
     assert [c.id for c in chunks] == ["hinweis@de#summary~0"]

@@ -20,7 +20,7 @@ VALUES = {
     "authorization_release_business_days": 7, "invoice_issue_business_days": 3, "invoice_due": date(2026, 3, 13),
     "privacy_response_days": 30, "privacy_due": date(2026, 4, 9), "dispute_seller_days": 3,
     "platform_steps_in_from": date(2026, 3, 13), "protection_deadline": date(2026, 5, 9), "protection_decision_days": 7,
-    "legal_warranty_months": 24, "coupon_per_order": 1, "duties_threshold_eur": 150.0, "document_title": "Returns policy",
+    "legal_warranty_months": 24, "coupon_per_order": 1, "protection_max_amount_eur": 2500.0, "duties_threshold_eur": 150.0, "document_title": "Returns policy",
     "sentence": "You can return most items within 30 days.", "tracking_number": "1Z999",
 }
 
