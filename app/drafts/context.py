@@ -26,6 +26,7 @@ class PassageRef:
     policy_type: str
     scope: str
     version: int = 1
+    intents: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

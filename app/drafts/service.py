@@ -129,7 +129,7 @@ class Drafter:
             PassageRef(
                 ref=f"P{i}", chunk_id=h.chunk.id, doc_id=h.chunk.doc_id, anchor=h.chunk.anchor, title=h.chunk.title,
                 heading=" › ".join(h.chunk.heading_path[1:]) or h.chunk.title, locale=h.chunk.locale,
-                text=h.chunk.text, score=h.score, policy_type=h.chunk.policy_type, scope=h.chunk.scope, version=h.chunk.version,
+                text=h.chunk.text, score=h.score, policy_type=h.chunk.policy_type, scope=h.chunk.scope, version=h.chunk.version, intents=tuple(h.chunk.intents),
             )
             for i, h in enumerate(chosen, start=1)
         ]

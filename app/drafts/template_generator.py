@@ -32,16 +32,20 @@ def template_locale(language: str, customer_locale: str | None) -> str:
     return fallback if fallback in locales else "en"
 
 
-def key_sentence(passage: PassageRef, query: str) -> str | None:
-    """The passage sentence sharing most words with the buyer's message (40–300 characters)."""
+_META = re.compile(r"^(?:this (?:article|page|section)|in this (?:article|page)|dieser artikel|dieser abschnitt|cet article|este artículo|questo articolo)", re.IGNORECASE)
+
+
+def key_sentence(passage: PassageRef, query: str, min_shared: int = 2) -> str | None:
+    """The passage sentence sharing most words with the buyer's message (40–300 characters),
+    if it shares at least ``min_shared`` of them; sentences about the article itself are skipped."""
     wanted = set(tokenize(query))
     best, best_score = None, 0.0
     for sentence in _SENTENCE_END.split(passage.text.replace("\n", " ")):
         sentence = sentence.strip()
-        if not 40 <= len(sentence) <= 300 or sentence.startswith(("#", "-", "*", "|")):
+        if not 40 <= len(sentence) <= 300 or sentence.startswith(("#", "-", "*", "|")) or _META.match(sentence):
             continue
         words = set(tokenize(sentence))
-        if not words:
+        if len(words & wanted) < min_shared:
             continue
         score = len(words & wanted) / (len(words) ** 0.5)
         if score > best_score:
@@ -106,8 +110,10 @@ class TemplateGenerator:
 
         # One key sentence from the best passage in the reply's language, quoted and cited.
         if not inst.shorter:
-            for passage in ctx.passages[:3]:
-                if passage.locale != locale or passage.policy_type == "style_guide":
+            # Only passages of documents that serve this intent: a quote must be on topic.
+            on_topic = {p.doc_id for p in ctx.passages if intent in p.intents}
+            for passage in ctx.passages[:4]:
+                if passage.locale != locale or passage.doc_id not in on_topic:
                     continue
                 sentence = key_sentence(passage, ctx.ticket.message)
                 if sentence and sentence not in " ".join(s.text for s in sentences):
