@@ -8,6 +8,7 @@ need it answer 503, while everything else keeps working.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ class Services:
         self.problems: dict[str, str] = {}
         self.load_seconds: dict[str, float] = {}
         self.extras: dict[str, Any] = {}
+        self._retry_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -52,7 +54,20 @@ class Services:
         await asyncio.to_thread(services._load_models)
         await services._open_kb()
         services._build_drafter()
+        if services.kb is None and services.embedder is not None:
+            # Chroma may simply not be up yet (a server started after us): keep trying.
+            services._retry_task = asyncio.create_task(services._retry_kb())
         return services
+
+    async def _retry_kb(self, every_s: float = 5.0) -> None:
+        while self.kb is None:
+            await asyncio.sleep(every_s)
+            await self._open_kb()
+            if self.kb is not None:
+                self.problems.pop("kb", None)
+                self.problems.pop("drafts", None)
+                self._build_drafter()
+                log.warning("knowledge base reachable again")
 
     def _timed(self, name: str, started: float) -> None:
         self.load_seconds[name] = round(time.perf_counter() - started, 3)
@@ -101,6 +116,10 @@ class Services:
             self.problems["drafts"] = str(exc)
 
     async def close(self) -> None:
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
         if self.drafter is not None:
             await self.drafter.close()
         if self.kb is not None:

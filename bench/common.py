@@ -37,8 +37,11 @@ DATA = WORK / "data"
 LOGS = WORK / "logs"
 HOST = "127.0.0.1"
 
-if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ on the path, not the repo root
-    sys.path.insert(0, str(ROOT))
+# `python bench/x.py` puts bench/ first on the path; the repo root must come before it, or
+# `import evals` would find bench/evals.py instead of the evals package.
+while str(ROOT) in sys.path:
+    sys.path.remove(str(ROOT))
+sys.path.insert(0, str(ROOT))
 
 
 # ---------------------------------------------------------------- environment
@@ -318,6 +321,22 @@ class Target:
         }
 
 
+def cpu_calibration_ms() -> float:
+    """Best of three runs of a fixed pure-Python loop: how fast (and how contended) this CPU is now.
+
+    Compare it between runs before comparing their latencies: a run whose calibration is twice
+    as slow was on a busier or slower machine.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i
+        best = min(best, ms_since(started))
+    return round(best, 1)
+
+
 @dataclass
 class Report:
     """What one benchmark measured: targets (with verdicts) and any further details."""
@@ -328,6 +347,8 @@ class Report:
     details: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    calibration_start_ms: float = field(default_factory=cpu_calibration_ms)
+    load_start: list[float] = field(default_factory=lambda: [round(x, 2) for x in os.getloadavg()])
 
     def target(self, name: str, value: float | None, op: str, target: float, unit: str, note: str = "") -> Target:
         item = Target(name, None if value is None else round(float(value), 3), op, target, unit, note)
@@ -348,7 +369,11 @@ class Report:
             "started_at": self.started_at,
             "seconds": round(time.perf_counter() - self.started, 1),
             "quick": self.quick,
-            "machine": machine_facts(),
+            "machine": {
+                **machine_facts(),
+                "load_average_at_start": self.load_start,
+                "cpu_calibration_ms": {"start": self.calibration_start_ms, "end": cpu_calibration_ms()},
+            },
             "targets": [t.as_dict() for t in self.targets],
             **self.details,
         }
@@ -407,7 +432,8 @@ def print_machine() -> None:
     m = machine_facts()
     print(
         f"machine: {m['cpus_usable']} usable CPUs ({m.get('cpu_model', '?')}), {m.get('memory_gib', '?')} GiB, "
-        f"{m['platform']}, Python {m['python']}, load {m['load_average']}"
+        f"{m['platform']}, Python {m['python']}, load {m['load_average']}, "
+        f"CPU calibration {cpu_calibration_ms()} ms (lower is faster; compare between runs)"
     )
 
 

@@ -141,7 +141,21 @@ async def agent(number: int, client: Any, base: str, key: str, pool: list[str], 
             await asyncio.sleep(rng.uniform(0, 2 * think))
 
 
-async def load(server: Server, key: str, agents: int, seconds: float, pool_size: int, think_ms: float) -> dict[str, Any]:
+async def reader(client: Any, base: str, key: str, pool: list[str], deadline: float, tally: Tally, rng: random.Random) -> None:
+    import httpx
+
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        try:
+            response = await client.get(f"{base}/v1/tickets/{rng.choice(pool)}", headers=auth(key))
+        except httpx.TransportError as exc:
+            tally.transport_errors += 1
+            tally.errors.append(f"read_ticket: {type(exc).__name__}")
+            continue
+        tally.record("read_ticket", response.status_code, ms_since(started), response.text if response.status_code >= 400 else "")
+
+
+async def load(server: Server, key: str, agents: int, seconds: float, pool_size: int, think_ms: float, read_seconds: float) -> dict[str, Any]:
     import httpx
 
     limits = httpx.Limits(max_connections=agents + 50, max_keepalive_connections=agents + 50)
@@ -150,6 +164,13 @@ async def load(server: Server, key: str, agents: int, seconds: float, pool_size:
         drafts = await create_drafts(client, server, key, pool_size, "load")
         print(f"  created {pool_size} tickets with a suggested draft in {time.perf_counter() - started:.1f} s")
         pool = sorted({d["ticket_id"] for d in drafts})
+        # Baseline in the same run: the same number of agents only reading tickets.
+        reads = Tally()
+        started = time.perf_counter()
+        await asyncio.gather(*(reader(client, server.url, key, pool, started + read_seconds, reads, random.Random(i)) for i in range(agents)))
+        read_wall = time.perf_counter() - started
+        read_only = {**summary(reads.latency["read_ticket"]), "per_second": round(len(reads.latency["read_ticket"]) / read_wall, 1),
+                     "errors": len(reads.errors), "seconds": round(read_wall, 2)}
         tally = Tally()
         rusage0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0 = server.cpu_seconds()
@@ -166,6 +187,7 @@ async def load(server: Server, key: str, agents: int, seconds: float, pool_size:
     client_cpu = (rusage1.ru_utime - rusage0.ru_utime) + (rusage1.ru_stime - rusage0.ru_stime)
     total = sum(len(v) for v in tally.latency.values())
     return {
+        "read_only_baseline": read_only,
         "wall_seconds": round(wall, 2),
         "requests": total,
         "requests_per_second": round(total / wall, 1),
@@ -228,13 +250,15 @@ def main() -> None:
             [[k, v["n"], v["p50"], v["p95"], v["p99"], v["max"]] for k, v in seq.items()],
         )
         heading(f"{args.agents} concurrent agents for {seconds:.0f} s (think time {args.think_ms:g} ms, {pool} shared tickets)")
-        result = asyncio.run(load(server, key, args.agents, seconds, pool, args.think_ms))
+        result = asyncio.run(load(server, key, args.agents, seconds, pool, args.think_ms, 5 if args.quick else 15))
         memory = server.memory_mib()
     rows = []
     for op, s in result["per_operation"].items():
         rows.append([op, s["n"], s["per_second"], s["p50"], s["p95"], s["p99"], s["max"], " ".join(f"{k}:{v}" for k, v in s["status"].items())])
     print_table(["operation", "n", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "status counts"], rows)
-    print(f"\n{result['requests']} requests in {result['wall_seconds']} s = {result['requests_per_second']} req/s; "
+    ro = result["read_only_baseline"]
+    print(f"\nbaseline, same agents only reading tickets: {ro['per_second']} req/s, p50 {ro['p50']} ms, p95 {ro['p95']} ms, errors {ro['errors']}")
+    print(f"{result['requests']} requests in {result['wall_seconds']} s = {result['requests_per_second']} req/s; "
           f"409 conflicts {result['conflicts_409']}; errors {result['errors']} (transport {result['transport_errors']})")
     print(f"CPU during the load: server {result['server_cpu_seconds']} s, this client {result['client_cpu_seconds']} s "
           f"(of {result['wall_seconds'] * common.machine_facts()['cpus_usable']:.0f} CPU-seconds available); server RSS {memory['VmRSS']} MiB")
@@ -248,7 +272,7 @@ def main() -> None:
     heading("targets")
     report.target("approve p50 (sequential)", seq["approve"]["p50"], "<=", 15, "ms", f"/health floor p50 {seq['health']['p50']} ms")
     report.target("edit p50 (sequential)", seq["edit"]["p50"], "<=", 15, "ms")
-    report.target(f"errors with {args.agents} agents (5xx, transport, unexpected 4xx)", result["errors"], "<=", 0, "",
+    report.target(f"errors with {args.agents} agents (5xx, transport, unexpected 4xx)", result["errors"] + ro["errors"], "<=", 0, "",
                   f"{result['conflicts_409']} expected 409s")
     integrity = audit["drafts_reviewed_twice"] + audit["drafts_version_without_audit"] + len(audit["mismatches"])
     report.target("audit-trail inconsistencies", integrity, "<=", 0, "")

@@ -36,7 +36,7 @@ Mode = Literal["hybrid", "dense", "lexical"]
 CANONICAL_LOCALE = "en"
 LEXICAL_WEIGHT = 0.15
 INTENT_WEIGHT = 0.1
-SELLER_BOOST = 0.05
+SELLER_BOOST = 0.25
 POINTER_CHECK_SECONDS = 5.0
 
 
