@@ -97,6 +97,9 @@ _FORBIDDEN = [
         # Claims that something was already approved, paid or credited: a draft cannot act.
         r"\b(?:has|have)\s+(?:already\s+)?been\s+(?:pre-?)?(?:approved|processed|issued|credited|added|refunded|paid|granted|validated|authori[sz]ed)\b|"
         r"\b(?:i|we)\s+(?:have\s+)?already\s+(?:issued|processed|approved|credited|refunded|added|granted|paid)\b|\bpre-?approved\b|"
+        # More than the money paid: a double refund, twice the amount.
+        r"\b(?:double|twice\s+the)\s+(?:refund|amount|money)\b|\bdoppelte?n?\s+(?:Erstattung|Betrag|Rückerstattung)\b|\b(?:remboursement|montant)\s+double\b|"
+        r"\bdoble\s+(?:reembolso|importe)\b|\brimborso\s+doppio\b|\bdubbele\s+(?:terugbetaling|bedrag)\b|\bpodwójn\w+\s+zwrot\w*|\bem\s+dobro\b|"
         r"\b(?:approved|confirmed|validated|validé|genehmigt)\s*:|"
         r"\b(?:wurde|wurden|ist|sind)\s+(?:bereits\s+|schon\s+)?(?:\w+\s+){0,2}(?:genehmigt|bewilligt|gutgeschrieben|überwiesen|freigegeben)\b|"
         r"\b(?:a|ont)\s+été\s+(?:\w+\s+)?(?:validée?s?|approuvée?s?|accordée?s?|créditée?s?|effectuée?s?|versée?s?)\b|\bdéjà\s+(?:été\s+)?(?:effectuée?s?|remboursée?s?|créditée?s?|validée?s?)\b|"
@@ -124,6 +127,7 @@ _FORBIDDEN = [
         r"\bhere (?:is|are) the (?:list|names|addresses|e-?mails|orders)\b|"
         r"\b(?:her|his|their)\s+(?:full\s+)?(?:name|e-?mail(?:\s+address)?|phone(?:\s+number)?|(?:delivery\s+|shipping\s+|home\s+|postal\s+)?address|orders?|account|card|password|details)\b|"
         r"\bcard\s+ending\s+(?:in|with)\b|\blast\s+(?:four|4)\s+digits\b|"
+        r"\b(?:name|e-?mail(?:\s+address)?|phone(?:\s+number)?|address)\s+(?:on|for|of|in)\s+(?:that|the\s+other|another|her|his|their)\s+order\b|"
         r"\b(?:name|e-?mail|address|phone)\s*,\s*(?:name|e-?mail|address|phone)\b|"
         r"(?:^|\s)@[a-z0-9-]+\.(?:com|net|org|de|fr|es|it|nl|pl|pt|jp|co\.uk)\b|"
         r"\b(?:anderer|anderen) (?:Kunden|Käufer)\b|\bKundenliste\b|\b(?:d'autres|des autres|autres) (?:clients|acheteurs)\b|\bliste des clients\b|"
@@ -158,6 +162,13 @@ _UNLESS_SOURCED = [
         r"\b(?:scam(?:mers?)?|fraud(?:sters?)?|crooks?|rip-?off|betrüger\w*|abzocke\w*|escroc\w*|arnaque\w*|estafador\w*|truffator\w*|oplichter\w*|oszu[sś]\w*|golpist\w*)\b|詐欺",
         re.I,
     )),
+    ("other_customer_data", re.compile(
+        # A data record ("Phone: …", "電話番号："), unless the policy prints one (a support address).
+        r"(?:\b(?:e-?mail|phone|telephone|telefon|téléphone|teléfono|telefono|telefoon|telefone|address|adresse|dirección|indirizzo|adres|endereço)|"
+        r"電話番号|住所|氏名|メールアドレス)\s*[:：]",
+        re.I,
+    )),
+    ("fact", re.compile(r"§\s*\d+(?:[.,]\d+)*")),  # a paragraph of some rulebook: only if a passage has it
     ("markup", re.compile(
         r"\bhttps?://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|info|biz|io|co|example|shop|store|xyz|top|eu|de|fr|es|it|nl|pl|pt|jp|uk|ie|be|at|ch|se)\b(?:/\S*)?",
         re.I,
@@ -393,7 +404,9 @@ class _Sources:
     injected: bool
 
     def is_trusted(self, text: str) -> bool:
-        return text.strip().lower() in self.trusted
+        """Whether the sources use this wording (as whole words: "Max" is not in "maximum")."""
+        needle = text.strip().lower()
+        return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", self.trusted) is not None
 
 
 def _decoded(text: str) -> str:

@@ -140,6 +140,7 @@ async def test_only_the_pages_files_are_reachable(api: Api) -> None:
         response = await api.client.get(path)
         assert response.status_code == 404, (path, response.text)
         assert response.json()["error"]["code"] == "not_found"
+    assert (await api.client.get("/favicon.ico")).status_code == 204
 
 
 async def test_vocabulary_comes_from_the_taxonomy(api: Api) -> None:
