@@ -110,7 +110,11 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     from app.settings import get_settings
     from evals.feedback import export_feedback
 
-    count = asyncio.run(export_feedback(get_settings(), Path(args.out), since=args.since))
+    try:
+        count = asyncio.run(export_feedback(get_settings(), Path(args.out), since=args.since))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"exported {count} reviewed drafts to {args.out}")
     return 0
 

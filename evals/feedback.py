@@ -39,7 +39,7 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(f"--since must be an ISO date or timestamp such as 2026-11-01, not {value!r}") from exc
+        raise ValueError(f"--since must be an ISO date or timestamp (2026-11-01), not {value!r}") from exc
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 

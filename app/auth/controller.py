@@ -60,7 +60,10 @@ class KeysController(Controller):
         ]
 
     @post("/{key_id:str}/revoke", status_code=200, summary="Revoke a key.")
-    async def revoke(self, key_id: FromPath[str], db_session: NamedDependency[AsyncSession], services: NamedDependency[Services]) -> KeyInfo:
+    async def revoke(
+        self, key_id: FromPath[str], db_session: NamedDependency[AsyncSession],
+        services: NamedDependency[Services],
+    ) -> KeyInfo:
         try:
             k = await keys.revoke_key(db_session, key_id)
         except keys.KeyError_ as exc:

@@ -209,7 +209,8 @@ _ARTICLES = {"a", "an", "ein", "eine", "einen", "un", "une", "uno", "una", "een"
 _NUM = r"\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 _NUM_WORD = "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
 _DURATION = re.compile(
-    rf"(?<![\w.,])(?P<num>{_NUM}|(?:{_NUM_WORD})(?=\W))\s*(?:-\s*)?(?P<unit>"
+    # Latin letters may not touch the number ("NC700"); CJK may ("5営業日", "は5日").
+    rf"(?<![0-9A-Za-z\u00c0-\u024f.,])(?P<num>{_NUM}|(?:{_NUM_WORD})(?=\W))\s*(?:-\s*)?(?P<unit>"
     + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _UNITS.items())
     + r")(?![a-zà-ÿ])",
     re.I,
@@ -218,8 +219,9 @@ _MONEY = re.compile(rf"(?:€|EUR)\s*(?P<a>{_NUM})|(?P<b>{_NUM})\s*(?:€|EUR\b|
 _PERCENT = re.compile(
     rf"(?P<num>{_NUM})\s*(?:%|per\s*cent|percent|prozent|pour\s*cent|por\s*ciento|per\s*cento|procent|por\s*cento|パーセント)", re.I
 )
-_BARE_NUMBER = re.compile(rf"(?<![\w.,:/#-])(?P<num>{_NUM})(?![\w:/])")
+_BARE_NUMBER = re.compile(rf"(?<![0-9A-Za-z\u00c0-\u024f_.,:/#-])(?P<num>{_NUM})(?![0-9A-Za-z\u00c0-\u024f_:/])")
 _ISO_DATE = re.compile(r"\b(20\d{2})-(\d{2})-(\d{2})\b")
+_MONTH_DAY_CJK = re.compile(r"(?<![\d年])(\d{1,2})月(\d{1,2})日")  # "11月18日": a date without its year
 _WEEKDAY = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|"
     r"lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo|"
@@ -237,23 +239,27 @@ _QUOTED = re.compile(r'"([^"\n]{2,500})"|“([^”\n]{2,500})”|„([^“”"\n
 # Signs that a message tries to instruct the model rather than ask for help: imperatives about
 # the reply itself, role changes, forged system/agent turns and notes, encodings, markup.
 _INJECTION_CUES = re.compile(
+    # Each cue is narrow on purpose: "thanks for your reply", "can you confirm that…", "je vous
+    # écris", "no sign of the parcel" and quoted e-mail threads are ordinary customer messages.
     r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:instructions?|rules?|everything|above|previous|prior|polic(?:y|ies))\b|"
-    r"\byou\s+are\s+(?:now|no\s+longer|going\s+to)\b|\bfrom\s+now\s+on\b|\bact\s+as\b|\bpretend\b|\brole-?play\b|"
-    r"\byour\s+(?:reply|answer|response)\b|\breply\s+(?:only\s+)?with\b|\bwrite\s+(?:back\s+)?(?:exactly|that|this)\b|\b(?:exact|following)\s+(?:sentence|words?|phrase|text)\b|"
-    r"\bthe\s+words\b|\bword\s+for\s+word\b|\bverbatim\b|\bas\s+written\b|\bconfirm\s+(?:that|this|it)\b|\btell\s+me\s+(?:you|that)\b|\bprint\s+your\b|"
-    r"\b(?:decode|base64|rot13)\b|\bnote\s+from\b|\b(?:agent|assistant|internal)\s+(?:note|instructions?)\b|\binstructions?\s+(?:for|to)\s+(?:the\s+)?(?:assistant|agent|ai)\b|"
-    r"(?:^|\n)\s*(?:system|assistant|user|admin|developer)\s*:|<\|im_(?:start|end)\|>|(?:^|\n)\s*#{2,}|(?:^|\n)\s*>|(?:^|\n)\s*-{2,}\s*(?:\n|$)|"
-    r"(?:^|\n)\s*\[[^\]\n]{3,}\]|<\s*/?\s*[a-z!][^>]{0,200}>|\bbuyer_message\b|"
-    r"\bignorier\w*|\bvergiss\b|\bab\s+(?:jetzt|sofort)\b|\bschreib(?:e|en\s+Sie)\b|\bantworte\b|\bbestätigen\s+Sie\b|\bbestätige\b|\bin\s+(?:Ihrer|deiner)\s+Antwort\b|"
-    r"\b(?:wort)?wörtlich\b|\bzitieren\s+Sie\b|\bkopieren\s+Sie\b|\bAnweisung\w*|"
-    r"\bignore[rz]?\s+(?:les|toutes|tout)\b|\boublie[rz]?\b|\bà\s+partir\s+de\s+maintenant\b|\btu\s+es\b|\ben\s+tant\s+que\b|\bécri(?:s|vez|re)\b|\bréponds\b|"
-    r"\bannonce\b|\bconfirme[rz]?\b|\bdans\s+(?:votre|ta)\s+réponse\b|\bmot\s+pour\s+mot\b|\btextuellement\b|\brédige\b|\bsigne\b|\bconsigne\b|\bnote\s+interne\b|"
-    r"\bolvida\b|\bignora\b|\ba\s+partir\s+de\s+ahora\b|\bescribe\b|\bconfirm(?:a|ad|adlo|en)\b|\ben\s+(?:la|tu|su)\s+respuesta\b|\bfirma\b|\bnueva\s+tarea\b|"
-    r"\bpalabras\s+exactas\b|\bla\s+frase\b|\bliteralmente\b|\bdimentica\b|\bd'ora\s+in\s+poi\b|\bscriv(?:i|ete)\b|\bnella\s+risposta\b|\bconferma\b|\bletteralmente\b|"
-    r"\bdecodific\w*|\bnegeer\b|\bvergeet\b|\bvanaf\s+nu\b|\bbevestig\b|\bin\s+(?:je|uw)\s+antwoord\b|\bletterlijk\b|\bbeloof\b|\bnoem\s+de\s+code\b|\bnotitie\b|"
-    r"\bzignoruj\b|\bzapomnij\b|\bod\s+teraz\b|\bnapisz\b|\bnapisać\b|\bw\s+odpowiedzi\b|\bpotwierd[źz]\w*|\bdokładnie\s*:|"
-    r"\besqueça\b|\ba\s+partir\s+de\s+agora\b|\bescreva\b|\bconfirmem?\b|\bna\s+resposta\b|\bestas\s+palavras\b|\binclua\b|\bdiga\s+que\b|\bpalavras\s+exatas\b|"
-    r"指示|無視|システムプロンプト|と書いて|表示して|一字一句",
+    r"\byou\s+are\s+(?:now|no\s+longer)\b|\bfrom\s+now\s+on\s+(?:you|answer|reply|respond|write|speak|talk)\b|\bact\s+as\s+(?!soon|if\b|though)|"
+    r"\bpretend\s+(?:to\s+be|you)\b|\brole-?play\b|\b(?:in|into|to|at\s+the\s+(?:end|start|beginning)\s+of)\s+your\s+(?:reply|answer|response)\b|"
+    r"\breply\s+(?:(?:only|just)\s+with\b|with\s*:)|\bwrite\s+back\s+exactly\b|\bexact\s+(?:sentence|words|phrase|wording)\b|\bword\s+for\s+word\b|"
+    r"\bverbatim\b|\bexactly\s+as\s+written\b|\bprint\s+your\b|\b(?:decode|base64|rot13)\b|"
+    r"\bnote\s+from\s+(?:tradewind|support|the\s+(?:support|team|agent|supervisor|admin)|\w+\s+support)\b|"
+    r"\b(?:agent|assistant|internal)\s+(?:note|instructions?)\b|\binstructions?\s+(?:for|to)\s+(?:the\s+)?(?:assistant|agent|ai)\b|"
+    r"(?:^|\n)\s*(?:system|assistant|user|admin|developer)\s*:|<\|im_(?:start|end)\|>|(?:^|\n)\s*#{2,}|"
+    r"\[[^\]\n]{0,40}(?:system|systeem|note|notiz|notitie|intern|admin|agent|assistant|instruc|override|priorit|staff)[^\]\n]{0,100}\]|"
+    r"<\s*/?\s*(?:script|img|a|iframe|svg|style|div|span|html|body)\b|<!--|\bbuyer_message\b|"
+    r"\bignorier\w*|\bvergiss\b|\bschreib(?:e|en\s+Sie),?\s+dass\b|\bantworte\b|\bin\s+(?:Ihrer|deiner)\s+Antwort\b|\bzitieren\s+Sie\b|\bkopieren\s+Sie\b|\bAnweisung\w*|"
+    r"\bignore[rz]?\s+(?:les|toutes|tout)\b|\boublie\b|\boubliez\s+(?:tout|les)\b|\bécrivez\s+(?:que|dans)\b|\bréponds\b|\bannoncez?-moi\b|"
+    r"\bdans\s+(?:votre|ta)\s+réponse\b|\bsigne\s+ta\s+réponse\b|\bmot\s+pour\s+mot\b|\btextuellement\b|\brédige\b|\bconsigne\s+pour\s+l'?(?:assistant|ia|agent)\b|\bnote\s+interne\b|"
+    r"\bolvida\b|\bignora\b|\bescribe\b|\ben\s+(?:la|tu|su)\s+respuesta\b(?!\s+anterior)|\bnueva\s+tarea\b|\bpalabras\s+exactas\b|\b(?:quiero|con)\s+la\s+frase\b|"
+    r"\bdimentica\b|\bnella\s+risposta\b(?!\s+precedente)|\bdecodific\w*|"
+    r"\bnegeer\b|\bvergeet\b|\bin\s+(?:je|uw)\s+antwoord\b|\bbeloof\b|\bnoem\s+de\s+code\b|\bnotitie\b|"
+    r"\bzignoruj\b|\bzapomnij\b|\bw\s+odpowiedzi\s+(?:napisać|napisz|potwierdzić|podać)\b|"
+    r"\besqueça\b|\bescreva\b|\bna\s+resposta\b(?!\s+anterior)|\bestas\s+palavras\b|\binclua\b|\bdiga\s+que\b|\bpalavras\s+exatas\b|"
+    r"システムプロンプト|無視して|一字一句|と書いて返信|内部の指示",
     re.I,
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
@@ -392,7 +398,7 @@ def _prompt_wording() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(runs), frozenset(labels)
 
 
-@dataclass(slots=True)
+@dataclass
 class _Sources:
     """What a draft may draw on (trusted) and what it must not copy (untrusted), for one draft."""
 
@@ -402,11 +408,41 @@ class _Sources:
     untrusted_grams: set[str]
     acronyms: set[str]
     injected: bool
+    names: list[str]
+    flat: str = ""  # the trusted text with its whitespace collapsed
+
+    def __post_init__(self) -> None:
+        self.flat = " ".join(self.trusted.split())
 
     def is_trusted(self, text: str) -> bool:
         """Whether the sources use this wording (as whole words: "Max" is not in "maximum")."""
         needle = text.strip().lower()
         return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", self.trusted) is not None
+
+    def verbatim(self, body: str, start: int, end: int) -> bool:
+        """Whether a match sits in text copied from the sources: a quoted policy sentence may say
+        "after you have been refunded" or "for example TW-4821-7730"; the draft's own words may not."""
+        match = body[start:end]
+        if _CJK_RUN.search(match):
+            windows = [body[max(0, start - 8) : end], body[start : end + 8]]
+        else:
+            before = body[:start].split()[-3:]
+            after = body[end:].split()[:3]
+            glued_left = bool(start and not body[start - 1].isspace())
+            glued_right = bool(end < len(body) and not body[end].isspace())
+            windows = []
+            for k in (3, 2):
+                if len(before) >= k:
+                    windows.append((" ".join(before[-k:]) + ("" if glued_left else " ")).lstrip() + match)
+                if len(after) >= k:
+                    windows.append(match + ("" if glued_right else " ") + " ".join(after[:k]))
+        return any(" ".join(w.lower().split()) in self.flat for w in windows if len(w.strip()) > len(match.strip()))
+
+    def without_names(self, text: str) -> str:
+        """The text with the buyer's, seller's and items' names blanked: they may be in any script."""
+        for name in self.names:
+            text = text.replace(name, " ")
+        return text
 
 
 def _decoded(text: str) -> str:
@@ -438,8 +474,13 @@ def _sources(ctx: DraftContext, language: str) -> _Sources:
             pieces += [order.seller.id, order.seller.name or ""]
         for item in order.items:
             pieces += [item.name, item.sku or ""]
+    names: list[str] = []
     if ticket.customer:
         pieces += [ticket.customer.name or "", ticket.customer.email or ""]
+        if ctx.customer_name:
+            names += [ctx.customer_name, *(p for p in ctx.customer_name.split() if len(p) >= 2)]
+    if order:
+        names += [n for n in [*(i.name for i in order.items), order.seller.name if order.seller else None] if n]
     trusted = "\n".join(pieces)
 
     buyer = "\n".join([ticket.subject or "", ticket.message, *(h.text for h in ticket.history if h.role == "buyer")])
@@ -456,6 +497,7 @@ def _sources(ctx: DraftContext, language: str) -> _Sources:
         untrusted_grams=_grams(untrusted),
         acronyms={w.lower() for w in re.findall(r"\b[A-Z]{3}\b", untrusted)},
         injected=injected,
+        names=sorted(set(names), key=len, reverse=True),
     )
 
 
@@ -470,7 +512,7 @@ class Guardrails:
         findings: list[Finding] = []
         findings += self._placeholders(body)
         findings += self._citations(ctx, generation)
-        findings += self._language(ctx, generation)
+        findings += self._language(generation, sources)
         findings += self._length(body)
         findings += self._facts(ctx, generation, sources)
         findings += self._forbidden(ctx, generation, sources)
@@ -506,7 +548,7 @@ class Guardrails:
             findings.append(Finding(check="citation", severity="warning", message="no sentence cites a passage"))
         return findings
 
-    def _language(self, ctx: DraftContext, generation: Generation) -> list[Finding]:
+    def _language(self, generation: Generation, sources: _Sources) -> list[Finding]:
         findings: list[Finding] = []
         core = [s.text for s in generation.sentences[1:-2]] or [generation.body]
         guess = self.languages.identify(" ".join(core))
@@ -516,12 +558,8 @@ class Guardrails:
             findings.append(Finding(check="language", severity=severity, message=f"draft reads as '{guess.code}' ({guess.confidence:.2f}), expected '{expected}'"))
         # One sentence in another script is enough to be wrong: the language guess for the whole
         # draft can still come out right. Names and item names are allowed in any script.
-        names = [ctx.customer_name or ""] + ([i.name for i in ctx.ticket.order.items] if ctx.ticket.order else [])
         for sentence in generation.sentences:
-            text = sentence.text
-            for name in names:
-                if name:
-                    text = text.replace(name, " ")
+            text = sources.without_names(sentence.text)
             if expected in _CJK_LANGUAGES:
                 wrong = not _CJK_RUN.search(text) and len(_LATIN_LETTER.findall(text)) >= 15
             else:
@@ -561,10 +599,17 @@ class Guardrails:
                 day = order.day(name)
                 if day:
                     allowed_dates.add(day)
+        for passage in ctx.passages:
+            allowed_dates.update(day for day, _ in _localized_dates(passage.locale, passage.text))
         dates = _localized_dates(generation.language, body)
         for day, (start, end) in dates:
             if day not in allowed_dates:
                 flag(f"date {day.isoformat()} matches no computed fact or order date", body[start:end])
+        month_days = {(d.month, d.day) for d in allowed_dates}
+        for match in _MONTH_DAY_CJK.finditer(body):
+            dates.append((date(2000, 1, 1), match.span()))  # blanked below, checked here
+            if (int(match.group(1)), int(match.group(2))) not in month_days:
+                flag(f"date {match.group(0)} matches no computed fact or order date", match.group(0))
         for match in _WEEKDAY.finditer(body):
             word = match.group(0).lower()
             if word not in sources.buyer and word not in sources.trusted:
@@ -651,24 +696,25 @@ class Guardrails:
 
         for check, pattern in _FORBIDDEN:
             for match in pattern.finditer(body):
-                flag(check, f"must not say {match.group(0)!r}", match.group(0))
+                if not sources.verbatim(body, *match.span()):
+                    flag(check, f"must not say {match.group(0)!r}", match.group(0))
         for check, pattern in _UNLESS_SOURCED:
             for match in pattern.finditer(body):
-                if not sources.is_trusted(match.group(0)):
+                if not sources.is_trusted(match.group(0)) and not sources.verbatim(body, *match.span()):
                     flag(check, f"must not say {match.group(0)!r} (no retrieved policy says it)", match.group(0))
         for match in _SELF_NAMED.finditer(body):
             name = match.group(1)
-            if not sources.is_trusted(name) and name.lower() not in _phrasebook_text(generation.language).lower():
+            if not sources.is_trusted(name):
                 flag("persona", f"speaks as {name!r}: drafts sign as the team, never as a persona", match.group(0))
 
         own = (ctx.ticket.order.id or "").upper() if ctx.ticket.order else ""
         for match in _ORDER_ID.finditer(body):
-            if match.group(0).upper() != own:
+            if match.group(0).upper() != own and not sources.verbatim(body, *match.span()):
                 flag("other_customer_data", f"mentions order {match.group(0)!r}, which is not this ticket's order", match.group(0))
         for match in _CODE.finditer(body):
             code = match.group(0)
             compact = code.replace("-", "")
-            if _ORDER_ID.fullmatch(code) or sources.is_trusted(code) or _NUMBER_AND_UNIT.fullmatch(code):
+            if _ORDER_ID.fullmatch(code) or sources.is_trusted(code) or _NUMBER_AND_UNIT.fullmatch(code) or sources.verbatim(body, *match.span()):
                 continue
             letters = sum(ch.isalpha() for ch in compact)
             if len(compact) >= 5 and letters >= 2 and (any(ch.isdigit() for ch in compact) or code.isupper()):
@@ -711,6 +757,7 @@ class Guardrails:
     @staticmethod
     def _echoed(text: str, sources: _Sources) -> str | None:
         untrusted, trusted = sources.untrusted_grams, sources.trusted_grams
+        text = sources.without_names(text)
         words = _words(text)
         for n in (3, 2):
             for i in range(len(words) - n + 1):

@@ -36,6 +36,12 @@ from app.triage.schemas import TriageResult
 # this belongs to a request that died, and the next retry takes it over.
 _PENDING = 0
 _ABANDONED = timedelta(minutes=2)
+_RETRY_SOON = {"Retry-After": "1"}
+
+
+def _record(idem_key: str, key_id: str, *, pending_only: bool = False) -> tuple[Any, ...]:
+    where = (IdempotencyRecord.key == idem_key, IdempotencyRecord.api_key_id == key_id)
+    return (*where, IdempotencyRecord.status_code == _PENDING) if pending_only else where
 
 
 class TicketCreate(TicketIn, kw_only=True, forbid_unknown_fields=True):
@@ -93,39 +99,42 @@ class TicketsController(Controller):
         key_id = str(request.scope.get("api_key_id", ""))  # type: ignore[call-overload]
         idem_key = request.headers.get("idempotency-key")
         digest = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
-        if idem_key:
-            if len(idem_key) > 200:
-                raise Unprocessable("Idempotency-Key is longer than 200 characters")
-            replay = await self._claim(db_session, idem_key, key_id, digest)
-            if replay is not None:
-                return replay
-
+        if not idem_key:
+            out, status = await self._store(data, services, db_session, key_id)
+            return Response(out, status_code=status)
+        if len(idem_key) > 200:
+            raise Unprocessable("Idempotency-Key is longer than 200 characters")
+        replay = await self._claim(db_session, idem_key, key_id, digest)
+        if replay is not None:
+            return replay
         try:
-            existing = await tickets.find_ticket(db_session, data.source, data.external_id) if data.external_id else None
-            if existing is not None:
-                out, status = ticket_out(existing, await _drafts_of(db_session, existing.id)), 200
-            else:
-                triager = services.require_triager()
-                result = triager.triage(data)
-                await records.save(db_session, [(data, result)], key_id or None)
-                ticket, created = await tickets.upsert_ticket(db_session, data, source=data.source, triage=result)
-                await db_session.commit()
-                out, status = ticket_out(ticket, await _drafts_of(db_session, ticket.id)), 201 if created else 200
+            out, status = await self._store(data, services, db_session, key_id)
         except Exception:
-            if idem_key:
-                with contextlib.suppress(Exception):  # failing that, the reservation expires (_ABANDONED)
-                    await self._release(db_session, idem_key, key_id)
+            with contextlib.suppress(Exception):  # failing that, the reservation expires (_ABANDONED)
+                await self._release(db_session, idem_key, key_id)
             raise
-        if idem_key:
-            await db_session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.key == idem_key, IdempotencyRecord.api_key_id == key_id)
-                .values(status_code=status, response=msgspec.to_builtins(out))
-            )
-            await db_session.commit()
+        answer = {"status_code": status, "response": msgspec.to_builtins(out)}
+        await db_session.execute(update(IdempotencyRecord).where(*_record(idem_key, key_id)).values(**answer))
+        await db_session.commit()
         return Response(out, status_code=status)
 
-    async def _claim(self, session: AsyncSession, idem_key: str, key_id: str, digest: str) -> Response[TicketOut] | None:
+    @staticmethod
+    async def _store(
+        data: TicketCreate, services: Services, db_session: AsyncSession, key_id: str
+    ) -> tuple[TicketOut, int]:
+        existing = await tickets.find_ticket(db_session, data.source, data.external_id) if data.external_id else None
+        if existing is not None:
+            return ticket_out(existing, await _drafts_of(db_session, existing.id)), 200
+        triager = services.require_triager()
+        result = triager.triage(data)
+        await records.save(db_session, [(data, result)], key_id or None)
+        ticket, created = await tickets.upsert_ticket(db_session, data, source=data.source, triage=result)
+        await db_session.commit()
+        return ticket_out(ticket, await _drafts_of(db_session, ticket.id)), 201 if created else 200
+
+    async def _claim(
+        self, session: AsyncSession, idem_key: str, key_id: str, digest: str
+    ) -> Response[TicketOut] | None:
         """Reserve the key before doing the work (None), or answer from an earlier request.
 
         Checking first and storing the answer afterwards let simultaneous retries all do the work
@@ -133,7 +142,10 @@ class TicketsController(Controller):
         """
         record = await session.get(IdempotencyRecord, (idem_key, key_id))
         if record is None:
-            session.add(IdempotencyRecord(key=idem_key, api_key_id=key_id, route="POST /v1/tickets", request_hash=digest, status_code=_PENDING, response={}))
+            session.add(IdempotencyRecord(
+                key=idem_key, api_key_id=key_id, route="POST /v1/tickets", request_hash=digest,
+                status_code=_PENDING, response={},
+            ))
             try:
                 await session.commit()
                 return None
@@ -141,13 +153,14 @@ class TicketsController(Controller):
                 await session.rollback()
             record = await session.get(IdempotencyRecord, (idem_key, key_id), populate_existing=True)
             if record is None:  # the holder failed and released the key just now
-                raise Conflict("a request with this Idempotency-Key just failed; retry it", headers={"Retry-After": "1"})
-        if record.status_code == _PENDING and record.request_hash == digest and record.created_at < datetime.now(UTC) - _ABANDONED:
+                raise Conflict("a request with this Idempotency-Key just failed; retry", headers=_RETRY_SOON)
+        abandoned = record.created_at < datetime.now(UTC) - _ABANDONED
+        if record.status_code == _PENDING and record.request_hash == digest and abandoned:
             # Its holder died mid-request: take the reservation over (one taker wins the update).
             taken = await session.execute(
                 update(IdempotencyRecord)
-                .where(IdempotencyRecord.key == idem_key, IdempotencyRecord.api_key_id == key_id,
-                       IdempotencyRecord.status_code == _PENDING, IdempotencyRecord.created_at == record.created_at)
+                .where(*_record(idem_key, key_id, pending_only=True))
+                .where(IdempotencyRecord.created_at == record.created_at)
                 .values(created_at=datetime.now(UTC))
             )
             await session.commit()
@@ -159,11 +172,7 @@ class TicketsController(Controller):
     async def _release(session: AsyncSession, idem_key: str, key_id: str) -> None:
         """Drop an unfinished reservation so the client's retry can do the work."""
         await session.rollback()
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.key == idem_key, IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.status_code == _PENDING
-            )
-        )
+        await session.execute(delete(IdempotencyRecord).where(*_record(idem_key, key_id, pending_only=True)))
         await session.commit()
 
     @staticmethod
@@ -171,8 +180,9 @@ class TicketsController(Controller):
         if record.request_hash != digest:
             raise Conflict("this Idempotency-Key was already used with a different request body")
         if record.status_code == _PENDING:
-            raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly", headers={"Retry-After": "1"})
-        return Response(msgspec.convert(record.response, TicketOut), status_code=record.status_code, headers={"Idempotent-Replayed": "true"})
+            raise Conflict("the first request with this Idempotency-Key is still running", headers=_RETRY_SOON)
+        replayed = msgspec.convert(record.response, TicketOut)
+        return Response(replayed, status_code=record.status_code, headers={"Idempotent-Replayed": "true"})
 
     @get("/", guards=[requires("drafts:read")], summary="Tickets, newest first.")
     async def list_tickets(

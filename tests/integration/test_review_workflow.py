@@ -19,7 +19,7 @@ from app.db.base import create_engine, create_sessionmaker
 from app.db.models import AuditEvent, Ticket
 from evals.dataset import load_dataset
 from evals.feedback import export_feedback
-from tests.conftest import Api, migrate
+from tests.conftest import Api, create_key, migrate
 from tests.support.live_server import live_server
 
 TICKET: dict[str, Any] = {
@@ -372,7 +372,6 @@ async def test_state_change_without_its_audit_event_is_impossible(api: Api) -> N
 async def test_fifty_concurrent_reviews_exactly_one_wins(make_settings: Any) -> None:
     settings = make_settings()
     await asyncio.to_thread(migrate, settings)
-    from tests.conftest import create_key
 
     headers = {"Authorization": f"Bearer {await create_key(settings, ['drafts:read', 'drafts:write'], name='agents')}"}
     async with live_server(settings) as client:
@@ -411,7 +410,6 @@ async def test_concurrent_ticket_retries_create_one_ticket(make_settings: Any) -
     """Webhook retries that arrive together: one ticket, by external id and by Idempotency-Key."""
     settings = make_settings()
     await asyncio.to_thread(migrate, settings)
-    from tests.conftest import create_key
 
     headers = {"Authorization": f"Bearer {await create_key(settings, ['drafts:write'], name='webhook')}"}
     async with live_server(settings) as client:
