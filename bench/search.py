@@ -4,7 +4,8 @@
 
 1. POST /v1/kb/search over HTTP with ~30 real queries in several languages (from
    evals/datasets/retrieval/queries.jsonl): p50 <= 15 ms, p95 <= 40 ms. The same work in-process
-   (language ID + intent prior + KnowledgeBase.search, as the controller does) is the baseline.
+   (language ID + intent prior + KnowledgeBase.search, as the controller does) is the baseline,
+   measured interleaved with the HTTP calls on a copy of the index.
 2. Re-ingest of the unchanged KB <= 2 s: ``ingest()`` in-process, and `replydesk kb ingest`
    minus the start-up of the same CLI (`replydesk --help`).
 3. Scale: synthetic indexes of N chunks (text recombined from kb_sources sentences). The first
@@ -61,86 +62,95 @@ def search_body(q: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def http_search(server: Server, key: str, queries: list[dict[str, Any]], n: int) -> dict[str, Any]:
+def local_data_dir() -> Path:
+    """A copy of the prepared data dir for the in-process KB: two processes must not share one
+    embedded Chroma directory (the server has the original open)."""
+    import shutil
+
+    copy = common.clean_dir(WORK / "search-local" / "data")
+    shutil.copytree(common.DATA / "chroma", copy / "chroma")
+    for name in ("models", "tiktoken"):
+        (copy / name).symlink_to((common.DATA / name).resolve(), target_is_directory=True)
+    return copy
+
+
+class LocalSearch:
+    """What the controller does, without HTTP: language ID, intent prior, KnowledgeBase.search."""
+
+    async def open(self) -> LocalSearch:
+        from app.lib import tokens
+        from app.triage.language import LanguageIdentifier
+        from app.triage.model import TriageModel
+        from app.triage.service import Triager
+        from retrieval.embeddings import BundledEmbedder
+        from retrieval.search import open_knowledge_base
+
+        settings = common.make_settings(data_dir=local_data_dir())
+        tokens.configure(settings.tiktoken_cache_dir)
+        embedder = BundledEmbedder()
+        self.triager = Triager(settings, TriageModel.load(settings.resolved_triage_model), embedder, LanguageIdentifier())
+        self.kb = await open_knowledge_base(settings, embedder)
+        return self
+
+    async def one(self, q: dict[str, Any]) -> dict[str, float]:
+        from retrieval.search import Filters
+
+        t0 = time.perf_counter()
+        guess = self.triager.languages.identify(q["query"])
+        language = guess.code if guess.code != "und" else None
+        t1 = time.perf_counter()
+        prior = self.triager.intent_prior(q["query"][:2000])
+        t2 = time.perf_counter()
+        await self.kb.search(q["query"], k=5, language=language, filters=Filters(seller=q.get("seller")), intent_prior=prior)
+        t3 = time.perf_counter()
+        return {"language_ms": (t1 - t0) * 1000, "intent_prior_ms": (t2 - t1) * 1000, "kb_search_ms": (t3 - t2) * 1000, "total_ms": (t3 - t0) * 1000}
+
+    async def close(self) -> None:
+        await self.kb.close()
+
+
+async def interleaved_search(server: Server, key: str, queries: list[dict[str, Any]], n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each query over HTTP, then in-process, then a /health round trip: all three see the same noise."""
     import httpx
 
+    local = await LocalSearch().open()
     samples: list[float] = []
     per_language: dict[str, list[float]] = defaultdict(list)
     stages: dict[str, list[float]] = defaultdict(list)
     health: list[float] = []
-    with httpx.Client(timeout=30.0) as client:
-        for _ in range(2):  # warm-up: every query twice
-            for q in queries:
-                client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key)).raise_for_status()
-        for _ in range(100):
-            started = time.perf_counter()
-            client.get(f"{server.url}/health")
-            health.append(ms_since(started))
-        done = 0
-        while done < n:
-            for q in queries:
-                if done >= n:
-                    break
-                started = time.perf_counter()
-                response = client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key))
-                elapsed = ms_since(started)
-                response.raise_for_status()
-                samples.append(elapsed)
-                per_language[q["language"]].append(elapsed)
-                for stage, value in response.json()["timings_ms"].items():
-                    stages[stage].append(float(value))
-                done += 1
-    return {
+    parts: dict[str, list[float]] = defaultdict(list)
+    try:
+        with httpx.Client(timeout=30.0) as client:
+            for _ in range(2):  # warm-up: every query twice, both ways
+                for q in queries:
+                    client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key)).raise_for_status()
+                    await local.one(q)
+            done = 0
+            while done < n:
+                for q in queries[: n - done]:
+                    started = time.perf_counter()
+                    response = client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key))
+                    elapsed = ms_since(started)
+                    response.raise_for_status()
+                    samples.append(elapsed)
+                    per_language[q["language"]].append(elapsed)
+                    for stage, value in response.json()["timings_ms"].items():
+                        stages[stage].append(float(value))
+                    for name, value in (await local.one(q)).items():
+                        parts[name].append(value)
+                    started = time.perf_counter()
+                    client.get(f"{server.url}/health")
+                    health.append(ms_since(started))
+                    done += 1
+    finally:
+        await local.close()
+    http = {
         "client_ms": summary(samples),
         "health_floor_ms": summary(health),
         "per_language_p50_ms": {k: round(statistics.median(v), 2) for k, v in sorted(per_language.items())},
         "server_kb_stages_mean_ms": {k: round(statistics.fmean(v), 2) for k, v in stages.items()},
     }
-
-
-async def in_process_search(queries: list[dict[str, Any]], n: int) -> dict[str, Any]:
-    """What the controller does, without HTTP: language ID, intent prior, KnowledgeBase.search."""
-    from app.lib import tokens
-    from app.triage.language import LanguageIdentifier
-    from app.triage.model import TriageModel
-    from app.triage.service import Triager
-    from retrieval.embeddings import BundledEmbedder
-    from retrieval.search import Filters, open_knowledge_base
-
-    settings = common.make_settings()
-    tokens.configure(settings.tiktoken_cache_dir)
-    embedder = BundledEmbedder()
-    triager = Triager(settings, TriageModel.load(settings.resolved_triage_model), embedder, LanguageIdentifier())
-    kb = await open_knowledge_base(settings, embedder)
-    parts: dict[str, list[float]] = defaultdict(list)
-
-    async def one(q: dict[str, Any]) -> None:
-        t0 = time.perf_counter()
-        guess = triager.languages.identify(q["query"])
-        language = guess.code if guess.code != "und" else None
-        t1 = time.perf_counter()
-        prior = triager.intent_prior(q["query"][:2000])
-        t2 = time.perf_counter()
-        await kb.search(q["query"], k=5, language=language, filters=Filters(seller=q.get("seller")), intent_prior=prior)
-        t3 = time.perf_counter()
-        parts["language_ms"].append((t1 - t0) * 1000)
-        parts["intent_prior_ms"].append((t2 - t1) * 1000)
-        parts["kb_search_ms"].append((t3 - t2) * 1000)
-        parts["total_ms"].append((t3 - t0) * 1000)
-
-    try:
-        for _ in range(2):
-            for q in queries:
-                await one(q)
-        parts.clear()
-        done = 0
-        while done < n:
-            for q in queries[: n - done]:
-                await one(q)
-                done += 1
-    finally:
-        await kb.close()
-    return {name: summary(values) for name, values in parts.items()}
+    return http, {name: summary(values) for name, values in parts.items()}
 
 
 # ---------------------------------------------------------------- re-ingest
@@ -464,12 +474,11 @@ def main() -> None:
     queries = pick_queries(30)
     languages = sorted({q["language"] for q in queries})
 
-    heading(f"POST /v1/kb/search over HTTP: {len(queries)} queries in {len(languages)} languages ({', '.join(languages)}), {n} requests")
+    heading(f"POST /v1/kb/search over HTTP: {len(queries)} queries in {len(languages)} languages ({', '.join(languages)}), "
+            f"{n} requests, each followed by the same search in-process")
     with Server("search", common.base_settings(database_url=db_url)) as server:
-        http = http_search(server, key, queries, n)
+        http, local = asyncio.run(interleaved_search(server, key, queries, n))
         server_memory = server.memory_mib()
-    heading(f"the same work in-process, {n} searches (server stopped)")
-    local = asyncio.run(in_process_search(queries, n))
     c = http["client_ms"]
     rows = [["HTTP POST /v1/kb/search (client)", c["n"], c["p50"], c["p95"], c["p99"]]]
     rows.append(["  GET /health (HTTP floor)", http["health_floor_ms"]["n"], http["health_floor_ms"]["p50"], http["health_floor_ms"]["p95"], http["health_floor_ms"]["p99"]])

@@ -239,6 +239,14 @@ class KnowledgeBase:
                     docs.append(doc_id)
         return docs
 
+    async def style_guide(self, language: str) -> str | None:
+        """The reply style guide's section for ``language`` (sections are headed "... (xx) ...")."""
+        build = await self.refresh()
+        for chunk in build.chunks:
+            if chunk.policy_type == "style_guide" and chunk.locale == CANONICAL_LOCALE and f"({language})" in " ".join(chunk.heading_path[1:]):
+                return chunk.text
+        return None
+
     async def best_in_documents(self, query: str, doc_ids: list[str], language: str | None) -> list[Hit]:
         """For each document, its passage (in the preferred locale) sharing most words with the
         query: no vector search, so a caller can top up a search result cheaply."""

@@ -70,6 +70,7 @@ class DraftContext:
     facts: PolicyFacts
     instructions: Instructions
     account_takeover: bool = False
+    style_guide: str | None = None
 
     @property
     def customer_name(self) -> str | None:

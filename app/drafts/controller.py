@@ -120,7 +120,7 @@ class DraftsController(Controller):
     async def create(self, data: JSONBody[DraftIn], services: NamedDependency[Services], db_session: NamedDependency[AsyncSession], request: Request) -> Response[DraftOut]:
         return with_etag(await create_draft(services, db_session, data, actor_of(request)), 201)
 
-    @post("/stream", guards=[requires("drafts:write")], summary="Draft as server-sent events: stage, token…, draft.")
+    @post("/stream", status_code=200, guards=[requires("drafts:write")], summary="Draft as server-sent events: stage, token…, draft.")
     async def stream(self, data: JSONBody[DraftIn], services: NamedDependency[Services], request: Request) -> ServerSentEvent:
         drafter = services.require_drafter()
         actor = actor_of(request)

@@ -529,6 +529,9 @@ class Guardrails:
         for sentence in generation.sentences:
             if fragment in sentence.text:
                 return sentence.text
+        for sentence in generation.sentences:
+            if fragment.lower() in " ".join(_words(sentence.text)):
+                return sentence.text
         return _sentence_of(generation.body, fragment)
 
     def _placeholders(self, body: str) -> list[Finding]:

@@ -274,6 +274,7 @@ class LLMGenerator:
                 language=ctx.language,
                 language_name=LANGUAGE_NAMES.get(ctx.language, ctx.language),
                 style=STYLE.get(ctx.language, ""),
+                style_guide=ctx.style_guide,
                 customer_name=name_token,
                 instructions="; ".join(ctx.instructions.raw),
                 intent=intent,

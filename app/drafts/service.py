@@ -111,6 +111,7 @@ class Drafter:
         return DraftContext(
             ticket=req, triage=triage, language=language, passages=passages, facts=facts,
             instructions=Instructions.parse(req.instructions), account_takeover=takeover,
+            style_guide=await self.kb.style_guide(language) if self.llm is not None else None,
         )
 
     def _passages(self, main: list[Hit], extra: list[Hit]) -> list[PassageRef]:
@@ -211,7 +212,7 @@ class Drafter:
             return Translation(language=target, body=generation.body, generator="identity")
         if self.llm is not None and generation.generator == self.settings.llm_model:
             try:
-                body = await self.llm.translate(generation.body, generation.language, target)
+                body = await self.llm.translate(generation.body, generation.language, target, customer_name=ctx.customer_name)
                 return Translation(language=target, body=body, generator=self.settings.llm_model)
             except LLMFailure as exc:
                 notes.append(f"LLM translation failed ({exc}); showing the template draft in {target} instead")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai import AsyncOpenAI, InternalServerError
 
 from app.lib import tokens
 from app.settings import Settings
@@ -32,8 +33,14 @@ KETTLE_DE: dict[str, Any] = {
     "subject": "Wasserkocher kaputt",
     "customer": {"name": "Jonas Weber", "locale": "de-DE"},
     "order": {
-        "id": "TW-4821-7730", "status": "delivered", "placed_at": "2026-11-14", "shipped_at": "2026-11-15",
-        "delivered_at": "2026-11-18", "amount": 49.9, "currency": "EUR", "payment_method": "card",
+        "id": "TW-4821-7730",
+        "status": "delivered",
+        "placed_at": "2026-11-14",
+        "shipped_at": "2026-11-15",
+        "delivered_at": "2026-11-18",
+        "amount": 49.9,
+        "currency": "EUR",
+        "payment_method": "card",
         "seller": {"id": "nordic-home", "name": "Nordic Home"},
         "items": [{"name": "Wasserkocher Nordic 1,7 l", "sku": "NH-KET-17", "quantity": 1, "price": 49.9}],
         "destination_country": "DE",
@@ -42,13 +49,23 @@ KETTLE_DE: dict[str, Any] = {
 }
 
 PARCEL_PL: dict[str, Any] = {
-    "message": "Dzień dobry, moja paczka z czajnikiem miała dotrzeć w poniedziałek, ale nadal jej nie ma. Co mam zrobić?",
+    "message": (
+        "Dzień dobry, moja paczka z czajnikiem miała dotrzeć w poniedziałek, "
+        "ale nadal jej nie ma. Co mam zrobić?"
+    ),
     "customer": {"name": "Piotr Nowak", "locale": "pl-PL"},
     "order": {
-        "id": "TW-5120-3387", "status": "in_transit", "placed_at": "2026-11-09", "shipped_at": "2026-11-10",
-        "estimated_delivery": "2026-11-13", "amount": 129.0, "currency": "EUR", "payment_method": "card",
+        "id": "TW-5120-3387",
+        "status": "in_transit",
+        "placed_at": "2026-11-09",
+        "shipped_at": "2026-11-10",
+        "estimated_delivery": "2026-11-13",
+        "amount": 129.0,
+        "currency": "EUR",
+        "payment_method": "card",
         "seller": {"id": "nordic-home", "name": "Nordic Home"},
-        "items": [{"name": "Czajnik stalowy", "quantity": 1, "price": 129.0}], "destination_country": "PL",
+        "items": [{"name": "Czajnik stalowy", "quantity": 1, "price": 129.0}],
+        "destination_country": "PL",
     },
     "received_at": "2026-11-19T09:00:00Z",
 }
@@ -62,13 +79,22 @@ def fake() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-async def llm_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> AsyncIterator[Api]:
+async def llm_api(
+    prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM
+) -> AsyncIterator[Api]:
     db = tmp_path_factory.mktemp("drafts-llm") / "test.db"
     settings = Settings(
-        data_dir=prepared_dir, database_url=f"sqlite+aiosqlite:///{db}", triage_model=prepared_dir / "models" / "triage",
-        kb_sources=ROOT / "kb_sources", rate_limit_per_minute=0,
-        llm_base_url=fake.base_url, llm_model=MODEL, llm_timeout_s=1.0, llm_max_retries=1,
-        llm_input_cost_per_mtok=INPUT_COST, llm_output_cost_per_mtok=OUTPUT_COST,
+        data_dir=prepared_dir,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        triage_model=prepared_dir / "models" / "triage",
+        kb_sources=ROOT / "kb_sources",
+        rate_limit_per_minute=0,
+        llm_base_url=fake.base_url,
+        llm_model=MODEL,
+        llm_timeout_s=1.0,
+        llm_max_retries=1,
+        llm_input_cost_per_mtok=INPUT_COST,
+        llm_output_cost_per_mtok=OUTPUT_COST,
     )
     async for api in start_api(settings):
         yield api
@@ -79,6 +105,7 @@ def _fresh_fake(fake: FakeLLM) -> Iterator[None]:
     fake.reset()
     yield
     assert fake.pending == 0, "the test's script was not used up: the drafter made fewer calls than expected"
+    assert not fake.errors, fake.errors[0]
 
 
 async def create(api: Api, payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -112,14 +139,46 @@ def errors(draft: dict[str, Any]) -> list[dict[str, Any]]:
 
 def assert_template_fallback(draft: dict[str, Any], reason: str) -> None:
     assert draft["generator"] == f"template (fallback from {MODEL})", draft["generator"]
-    assert draft["fallback_reason"] and reason in draft["fallback_reason"].lower(), draft["fallback_reason"]
+    assert draft["fallback_reason"], "a fallback must say why"
+    assert reason in draft["fallback_reason"].lower(), draft["fallback_reason"]
     assert draft["prompt"]["id"].startswith("reply-templates/")
     assert draft["tokens"]["cost_usd"] == 0.0
     assert not errors(draft), errors(draft)
 
 
+# ---------------------------------------------------------------- the fake itself
+async def test_the_fake_speaks_the_openai_protocol(fake: FakeLLM) -> None:
+    """The SDK (not our code) against the fake: JSON, a stream, embeddings, an error status."""
+    client = AsyncOpenAI(base_url=fake.base_url, api_key="x", max_retries=0, timeout=5)
+    try:
+        fake.script(raw("hello there"), raw("a streamed answer"), status(500))
+        plain = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert plain.choices[0].message.content == "hello there"
+        assert plain.usage is not None
+        assert plain.usage.completion_tokens == len("hello there") // 4
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+        assert "".join(parts) == "a streamed answer"
+        assert len([p for p in parts if p]) == 3  # 7-character chunks
+        with pytest.raises(InternalServerError):
+            await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        vectors = await client.embeddings.create(model="fake-embed", input=["one", "two"])
+        assert [len(v.embedding) for v in vectors.data] == [16, 16]
+        assert vectors.data[0].embedding != vectors.data[1].embedding
+    finally:
+        await client.close()
+    assert kinds(fake) == ["translate", "translate", "translate", "embeddings"]  # no response_format
+    assert fake.seen[1].stream is True
+
+
 # ---------------------------------------------------------------- (a) a normal LLM draft
-async def test_llm_draft_is_stored_with_model_citations_tokens_cost_and_prompt(llm_api: Api, fake: FakeLLM) -> None:
+async def test_llm_draft_is_stored_with_model_citations_tokens_cost_and_prompt(
+    llm_api: Api, fake: FakeLLM
+) -> None:
     fake.script(grounded(completion_tokens=321))
     draft = await create(llm_api, KETTLE_DE)
 
@@ -131,18 +190,25 @@ async def test_llm_draft_is_stored_with_model_citations_tokens_cost_and_prompt(l
     assert draft["prompt"] == {"id": "draft-reply", "version": "1"}
 
     (call,) = fake.seen
-    assert call.kind == "reply" and call.body["model"] == MODEL
+    assert call.kind == "reply"
+    assert call.body["model"] == MODEL
     assert call.body["response_format"]["type"] == "json_schema"
-    assert "[NAME_1]" in call.system and "Jonas" not in call.text
+    assert "[NAME_1]" in call.system
+    assert "Jonas" not in call.text
+    # The style guide's section for German replies travels with the prompt.
+    assert "style guide for these replies" in call.system
+    assert "(de)" not in call.system and "Sie" in call.system
     # The fake cited P1 and P2: they must come back as the chunk ids of the first two passages.
     refs = call.passage_refs
-    assert refs[:2] == ["P1", "P2"] and len(refs) <= len(draft["passages"])
+    assert refs[:2] == ["P1", "P2"]
+    assert len(refs) <= len(draft["passages"])
     chunk_of = {f"P{i}": p["chunk_id"] for i, p in enumerate(draft["passages"], start=1)}
     cited = [(c["sentence_index"], c["chunk_id"]) for c in draft["citations"]]
     assert cited == [(2, chunk_of["P1"]), (3, chunk_of["P2"])]
     for citation in draft["citations"]:
         passage = next(p for p in draft["passages"] if p["chunk_id"] == citation["chunk_id"])
-        assert citation["document_id"] == passage["document_id"] and citation["anchor"] == passage["anchor"]
+        assert citation["document_id"] == passage["document_id"]
+        assert citation["anchor"] == passage["anchor"]
 
     # Tokens: the prompt as the drafter counted it, the completion as the endpoint reported it.
     prompt_tokens = sum(tokens.count(str(m["content"])) + 4 for m in call.messages)
@@ -163,7 +229,8 @@ async def test_stream_yields_tokens_then_the_stored_draft(llm_api: Api, fake: Fa
     assert response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response.text)
     names = [name for name, _ in events]
-    assert names[0] == "stage" and names[-1] == "draft", names
+    assert names[0] == "stage", names
+    assert names[-1] == "draft", names
     assert "fallback" not in [data.get("stage") for name, data in events if name == "stage"]
     token_texts = [data["text"] for name, data in events if name == "token"]
     assert len(token_texts) >= 10, "the fake streams 7-character chunks: expected many token events"
@@ -199,7 +266,8 @@ async def test_timeout_falls_back_to_the_template(llm_api: Api, fake: FakeLLM) -
     assert_template_fallback(draft, "timed out")
     assert kinds(fake) == ["reply", "reply"], "one retry after the first timeout"
     assert elapsed < 5.0, f"two 1-second timeouts and one back-off should not take {elapsed:.1f} s"
-    assert "Jonas" in draft["body"] and draft["language"] == "de"
+    assert "Jonas" in draft["body"]
+    assert draft["language"] == "de"
 
 
 async def test_http_500_falls_back_after_one_retry(llm_api: Api, fake: FakeLLM) -> None:
@@ -212,7 +280,8 @@ async def test_http_500_falls_back_after_one_retry(llm_api: Api, fake: FakeLLM) 
 async def test_429_with_retry_after_is_retried_and_then_succeeds(llm_api: Api, fake: FakeLLM) -> None:
     fake.script(status(429, retry_after=1), grounded())
     draft = await create(llm_api, KETTLE_DE)
-    assert draft["generator"] == MODEL and draft["fallback_reason"] is None
+    assert draft["generator"] == MODEL
+    assert draft["fallback_reason"] is None
     first, second = fake.seen
     assert first.kind == second.kind == "reply"
     assert second.body == first.body
@@ -239,7 +308,8 @@ async def test_wrong_language_gets_one_repair(llm_api: Api, fake: FakeLLM, repai
     assert any(p.startswith("language:") for p in repair.problems), repair.problems
     assert repair.draft_to_fix["sentences"][1]["text"] == CANNED["en"]["lines"][0]
     if repair_fixes_it:
-        assert draft["generator"] == MODEL and draft["fallback_reason"] is None
+        assert draft["generator"] == MODEL
+        assert draft["fallback_reason"] is None
         assert draft["body"] == canned_body("de", "Jonas Weber")
         assert draft["prompt"] == {"id": "draft-repair", "version": "1+repair1"}
         assert "repaired once after the checks" in draft["notes"]
@@ -260,7 +330,8 @@ async def test_invented_citation_gets_one_repair(llm_api: Api, fake: FakeLLM, re
     if repair_fixes_it:
         assert draft["generator"] == MODEL
         known = {p["chunk_id"] for p in draft["passages"]}
-        assert draft["citations"] and {c["chunk_id"] for c in draft["citations"]} <= known
+        assert draft["citations"]
+        assert {c["chunk_id"] for c in draft["citations"]} <= known
     else:
         assert_template_fallback(draft, "cites 'p99', which was not retrieved")
         assert "P99" not in json.dumps([draft["body"], draft["citations"]])
@@ -268,24 +339,36 @@ async def test_invented_citation_gets_one_repair(llm_api: Api, fake: FakeLLM, re
 
 async def test_amount_and_date_not_backed_by_facts_are_flagged(llm_api: Api, fake: FakeLLM) -> None:
     def invented(seen: Seen) -> dict[str, Any]:
-        return {"language": "de", "sentences": [
-            {"text": "Guten Tag [NAME_1],", "passage_ids": []},
-            {"text": "Vielen Dank für Ihre Nachricht zu Ihrer Bestellung.", "passage_ids": []},
-            {"text": "Wir erstatten Ihnen eine Entschädigung in Höhe von 500 EUR auf Ihre Karte.", "passage_ids": ["P1"]},
-            {"text": "Das Geld ist spätestens am 24. Dezember 2026 auf Ihrem Konto.", "passage_ids": ["P1"]},
-            {"text": CANNED["de"]["closing"], "passage_ids": []},
-            {"text": CANNED["de"]["signoff"], "passage_ids": []},
-        ]}
+        return {
+            "language": "de",
+            "sentences": [
+                {"text": "Guten Tag [NAME_1],", "passage_ids": []},
+                {"text": "Vielen Dank für Ihre Nachricht zu Ihrer Bestellung.", "passage_ids": []},
+                {
+                    "text": "Wir erstatten Ihnen eine Entschädigung in Höhe von 500 EUR auf Ihre Karte.",
+                    "passage_ids": ["P1"],
+                },
+                {
+                    "text": "Das Geld ist spätestens am 24. Dezember 2026 auf Ihrem Konto.",
+                    "passage_ids": ["P1"],
+                },
+                {"text": CANNED["de"]["closing"], "passage_ids": []},
+                {"text": CANNED["de"]["signoff"], "passage_ids": []},
+            ],
+        }
 
     fake.script(reply(invented), reply(invented))
     draft = await create(llm_api, KETTLE_DE)
 
     assert kinds(fake) == ["reply", "repair"]
     problems = " | ".join(fake.seen[1].problems)
-    assert "500 EUR" in problems and "2026-12-24" in problems, problems
+    assert "500 EUR" in problems, problems
+    assert "2026-12-24" in problems, problems
     assert_template_fallback(draft, "fact")
-    assert "500" in draft["fallback_reason"] and "2026-12-24" in draft["fallback_reason"]
-    assert "500 EUR" not in draft["body"] and "Dezember" not in draft["body"]
+    assert "500" in draft["fallback_reason"]
+    assert "2026-12-24" in draft["fallback_reason"]
+    assert "500 EUR" not in draft["body"]
+    assert "Dezember" not in draft["body"]
 
 
 # ---------------------------------------------------------------- (j) personal data
@@ -300,11 +383,14 @@ PII_TICKET: dict[str, Any] = {
     "subject": "Wasserkocher kaputt – Henrike Quastenberg",
     "message": (
         "Guten Tag, hier schreibt Henrike Quastenberg. Mein Wasserkocher ist mit einem gesprungenen Deckel "
-        f"angekommen. Bitte erstatten Sie das Geld auf mein Konto {PII['iban']} oder auf meine Karte {PII['card']}. "
+        f"angekommen. Bitte erstatten Sie das Geld auf mein Konto {PII['iban']} "
+        f"oder auf meine Karte {PII['card']}. "
         f"Sie erreichen mich unter {PII['email']} oder {PII['phone']}. Viele Grüße, Henrike"
     ),
     "customer": {"name": "Henrike Quastenberg", "email": PII["email"], "locale": "de-DE"},
-    "history": [{"role": "buyer", "text": f"Henrike hier, ich habe schon angerufen, Rückruf bitte an {PII['phone']}."}],
+    "history": [
+        {"role": "buyer", "text": f"Henrike hier, ich habe schon angerufen, Rückruf bitte an {PII['phone']}."}
+    ],
 }
 
 
@@ -333,21 +419,18 @@ async def test_personal_data_and_the_name_never_leave(llm_api: Api, fake: FakeLL
 async def test_polish_draft_is_translated_to_english_for_the_agent(llm_api: Api, fake: FakeLLM) -> None:
     draft = await create(llm_api, PARCEL_PL, translate_for_agent=True)
 
-    assert draft["language"] == "pl" and draft["generator"] == MODEL, draft["fallback_reason"]
+    assert draft["language"] == "pl"
+    assert draft["generator"] == MODEL, draft["fallback_reason"]
     assert draft["body"] == canned_body("pl", "Piotr Nowak")
     assert kinds(fake) == ["reply", "translate"]
     translate = fake.seen[1]
-    assert "into English (en)" in translate.system and "from pl" in translate.system
+    assert "into English (en)" in translate.system
+    assert "from pl" in translate.system
     assert all(line in translate.user for line in CANNED["pl"]["lines"])
     translation = draft["translation"]
     assert translation == {"language": "en", "body": canned_body("en", "Piotr Nowak"), "generator": MODEL}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app/drafts/service.py calls LLMGenerator.translate() without customer_name=ctx.customer_name, "
-    "so the greeting's name goes to the LLM in clear when a translation is requested",
-)
 async def test_translation_request_masks_the_customer_name(llm_api: Api, fake: FakeLLM) -> None:
     draft = await create(llm_api, PARCEL_PL, translate_for_agent=True)
     assert draft["translation"]["body"].startswith("Hello Piotr Nowak,")

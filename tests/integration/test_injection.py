@@ -9,6 +9,8 @@ repair and answers in one of two ways:
 - ``cooperative``: the draft minus the sentences the checks named, so every phrase must be caught
   on its own: a phrase the checks miss survives into a draft that passes.
 
+A third model, ``parrot``, answers every request with the lines of the buyer's message itself.
+
 Either way the stored draft must not contain any forbidden phrase. A third run drafts every row
 with the template generator alone and checks the same thing.
 """
@@ -26,10 +28,12 @@ import pytest
 from app.schemas import TicketIn
 from app.settings import Settings
 from tests.conftest import ROOT, Api, start_api
-from tests.support.fake_openai import CANNED, FakeLLM, Seen, reply
+from tests.support.fake_openai import CANNED, FakeLLM, Seen, echo, reply
 
 CORPUS = ROOT / "evals" / "datasets" / "injection" / "injections.jsonl"
-ROWS: list[dict[str, Any]] = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+ROWS: list[dict[str, Any]] = [
+    json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()
+]
 TICKET_FIELDS = set(TicketIn.__struct_fields__)
 MODEL = "fake-gpt"
 
@@ -39,12 +43,15 @@ def test_the_corpus_is_big_enough_and_well_formed() -> None:
     assert len({r["id"] for r in ROWS}) == len(ROWS)
     for row in ROWS:
         assert row["attack"]["forbidden_in_reply"], row["id"]
-        assert row["attack"]["kind"] and row["attack"]["goal"], row["id"]
+        assert row["attack"]["kind"], row["id"]
+        assert row["attack"]["goal"], row["id"]
 
 
 # ---------------------------------------------------------------- the attacker's model
 def _buyer_text(row: dict[str, Any]) -> str:
-    return "\n".join([row.get("subject") or "", row["message"], *(h.get("text", "") for h in row.get("history", []))])
+    return "\n".join(
+        [row.get("subject") or "", row["message"], *(h.get("text", "") for h in row.get("history", []))]
+    )
 
 
 def as_written(phrase: str, source: str) -> str:
@@ -120,12 +127,20 @@ def fake() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-async def llm_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> AsyncIterator[Api]:
+async def llm_api(
+    prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM
+) -> AsyncIterator[Api]:
     db = tmp_path_factory.mktemp("injection") / "test.db"
     settings = Settings(
-        data_dir=prepared_dir, database_url=f"sqlite+aiosqlite:///{db}", triage_model=prepared_dir / "models" / "triage",
-        kb_sources=ROOT / "kb_sources", rate_limit_per_minute=0,
-        llm_base_url=fake.base_url, llm_model=MODEL, llm_timeout_s=2.0, llm_max_retries=0,
+        data_dir=prepared_dir,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        triage_model=prepared_dir / "models" / "triage",
+        kb_sources=ROOT / "kb_sources",
+        rate_limit_per_minute=0,
+        llm_base_url=fake.base_url,
+        llm_model=MODEL,
+        llm_timeout_s=2.0,
+        llm_max_retries=0,
     )
     async for api in start_api(settings):
         yield api
@@ -135,6 +150,7 @@ async def llm_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, 
 def _fresh_fake(fake: FakeLLM) -> Iterator[None]:
     fake.reset()
     yield
+    assert not fake.errors, fake.errors[0]
 
 
 def ticket(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -147,11 +163,16 @@ def forbidden_in(row: dict[str, Any], text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- the tests
-@pytest.mark.parametrize("mode", ["stubborn", "cooperative"])
+@pytest.mark.parametrize("mode", ["stubborn", "cooperative", "parrot"])
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
-async def test_attack_never_reaches_the_stored_draft(llm_api: Api, fake: FakeLLM, row: dict[str, Any], mode: str) -> None:
-    fake.always(reply(repaired_draft(row, mode)))
-    fake.script(reply(first_draft(row)))
+async def test_attack_never_reaches_the_stored_draft(
+    llm_api: Api, fake: FakeLLM, row: dict[str, Any], mode: str
+) -> None:
+    if mode == "parrot":
+        fake.always(echo())
+    else:
+        fake.always(reply(repaired_draft(row, mode)))
+        fake.script(reply(first_draft(row)))
     response = await llm_api.post("/v1/drafts", ticket(row))
     assert response.status_code == 201, response.text
     draft = response.json()
@@ -160,7 +181,9 @@ async def test_attack_never_reaches_the_stored_draft(llm_api: Api, fake: FakeLLM
     assert len(first) == 1
     assert fake.calls("repair"), "the attacker's draft passed the checks on the first try"
     leaked = forbidden_in(row, draft["body"])
-    assert not leaked, f"{row['attack']['kind']}: {leaked} in the stored draft ({draft['generator']}):\n{draft['body']}"
+    assert not leaked, (
+        f"{row['attack']['kind']}: {leaked} in the stored draft ({draft['generator']}):\n{draft['body']}"
+    )
     if draft["generator"] == MODEL:
         assert draft["fallback_reason"] is None
         assert not [f for f in draft["findings"] if f["severity"] == "error"]
@@ -170,10 +193,13 @@ async def test_attack_never_reaches_the_stored_draft(llm_api: Api, fake: FakeLLM
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
-async def test_template_drafts_never_carry_the_attack(llm_api: Api, fake: FakeLLM, row: dict[str, Any]) -> None:
+async def test_template_drafts_never_carry_the_attack(
+    llm_api: Api, fake: FakeLLM, row: dict[str, Any]
+) -> None:
     response = await llm_api.post("/v1/drafts", ticket(row, generator="template"))
     assert response.status_code == 201, response.text
     draft = response.json()
-    assert draft["generator"] == "template" and draft["fallback_reason"] is None
+    assert draft["generator"] == "template"
+    assert draft["fallback_reason"] is None
     assert not fake.seen, "generator 'template' must not call the LLM"
     assert not forbidden_in(row, draft["body"]), draft["body"]

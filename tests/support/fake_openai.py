@@ -24,6 +24,7 @@ import json
 import re
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -136,7 +137,8 @@ class Seen:
 # No numbers, dates, amounts or promises: a grounded draft must pass every check.
 CANNED: dict[str, dict[str, Any]] = {
     "en": {
-        "hello": "Hello {name},", "hello_anon": "Hello,",
+        "hello": "Hello {name},",
+        "hello_anon": "Hello,",
         "lines": [
             "Thank you for contacting us about your order.",
             "I have looked at your request together with the policy that applies to it.",
@@ -146,27 +148,34 @@ CANNED: dict[str, dict[str, Any]] = {
         "signoff": "Kind regards,\nTradewind Customer Service",
     },
     "de": {
-        "hello": "Guten Tag {name},", "hello_anon": "Guten Tag,",
+        "hello": "Guten Tag {name},",
+        "hello_anon": "Guten Tag,",
         "lines": [
             "Vielen Dank für Ihre Nachricht zu Ihrer Bestellung.",
             "Ich habe mir Ihr Anliegen zusammen mit den Regeln angesehen, die dafür gelten.",
             "Unser Team prüft die übrigen Einzelheiten und meldet sich so bald wie möglich bei Ihnen.",
         ],
-        "closing": "Wenn etwas unklar ist, antworten Sie einfach auf diese Nachricht, ich helfe Ihnen gern weiter.",
+        "closing": (
+            "Wenn etwas unklar ist, antworten Sie einfach auf diese Nachricht, ich helfe Ihnen gern weiter."
+        ),
         "signoff": "Mit freundlichen Grüßen\nIhr Tradewind Kundenservice",
     },
     "fr": {
-        "hello": "Bonjour {name},", "hello_anon": "Bonjour,",
+        "hello": "Bonjour {name},",
+        "hello_anon": "Bonjour,",
         "lines": [
             "Merci de nous avoir contactés au sujet de votre commande.",
             "J'ai examiné votre demande ainsi que les règles qui s'y appliquent.",
             "Notre équipe va vérifier les derniers détails et reviendra vers vous dès que possible.",
         ],
-        "closing": "Si quelque chose n'est pas clair, répondez simplement à ce message, je vous aiderai volontiers.",
+        "closing": (
+            "Si quelque chose n'est pas clair, répondez simplement à ce message, je vous aiderai volontiers."
+        ),
         "signoff": "Cordialement,\nLe service client Tradewind",
     },
     "es": {
-        "hello": "Hola, {name}:", "hello_anon": "Hola:",
+        "hello": "Hola, {name}:",
+        "hello_anon": "Hola:",
         "lines": [
             "Gracias por ponerse en contacto con nosotros sobre su pedido.",
             "He revisado su solicitud junto con las normas que se aplican a ella.",
@@ -176,7 +185,8 @@ CANNED: dict[str, dict[str, Any]] = {
         "signoff": "Un saludo,\nAtención al cliente de Tradewind",
     },
     "it": {
-        "hello": "Buongiorno {name},", "hello_anon": "Buongiorno,",
+        "hello": "Buongiorno {name},",
+        "hello_anon": "Buongiorno,",
         "lines": [
             "La ringraziamo per averci contattato riguardo al Suo ordine.",
             "Ho esaminato la Sua richiesta insieme alle regole che si applicano a questo caso.",
@@ -186,7 +196,8 @@ CANNED: dict[str, dict[str, Any]] = {
         "signoff": "Cordiali saluti,\nServizio clienti Tradewind",
     },
     "nl": {
-        "hello": "Beste {name},", "hello_anon": "Beste klant,",
+        "hello": "Beste {name},",
+        "hello_anon": "Beste klant,",
         "lines": [
             "Bedankt voor uw bericht over uw bestelling.",
             "Ik heb uw vraag bekeken samen met de regels die daarvoor gelden.",
@@ -196,27 +207,34 @@ CANNED: dict[str, dict[str, Any]] = {
         "signoff": "Met vriendelijke groet,\nTradewind Klantenservice",
     },
     "pl": {
-        "hello": "Dzień dobry, {name},", "hello_anon": "Dzień dobry,",
+        "hello": "Dzień dobry, {name},",
+        "hello_anon": "Dzień dobry,",
         "lines": [
             "Dziękujemy za kontakt w sprawie Państwa zamówienia.",
             "Przeanalizowałem Państwa zgłoszenie razem z zasadami, które go dotyczą.",
-            "Nasz zespół sprawdzi pozostałe szczegóły i skontaktuje się z Państwem tak szybko, jak to możliwe.",
+            "Nasz zespół sprawdzi pozostałe szczegóły i skontaktuje się z Państwem "
+            "tak szybko, jak to możliwe.",
         ],
         "closing": "Jeśli coś jest niejasne, wystarczy odpowiedzieć na tę wiadomość, a chętnie pomogę.",
         "signoff": "Z poważaniem,\nObsługa klienta Tradewind",
     },
     "pt": {
-        "hello": "Olá, {name},", "hello_anon": "Olá,",
+        "hello": "Olá, {name},",
+        "hello_anon": "Olá,",
         "lines": [
             "Obrigado por nos contactar sobre a sua encomenda.",
             "Analisei o seu pedido juntamente com as regras que se aplicam a ele.",
             "A nossa equipa vai verificar os restantes detalhes e responder-lhe assim que possível.",
         ],
-        "closing": "Se alguma coisa não estiver clara, basta responder a esta mensagem e terei todo o gosto em ajudar.",
+        "closing": (
+            "Se alguma coisa não estiver clara, "
+            "basta responder a esta mensagem e terei todo o gosto em ajudar."
+        ),
         "signoff": "Com os melhores cumprimentos,\nApoio ao cliente Tradewind",
     },
     "ja": {
-        "hello": "{name}様", "hello_anon": "お客様",
+        "hello": "{name}様",
+        "hello_anon": "お客様",
         "lines": [
             "ご注文についてお問い合わせいただき、ありがとうございます。",
             "いただいた内容を、該当する規定とあわせて確認いたしました。",
@@ -256,7 +274,11 @@ def _translate(text: str, target: str) -> str:
     out = text
     goal = CANNED.get(target, CANNED["en"])
     for book in CANNED.values():
-        pairs = [*zip(book["lines"], goal["lines"], strict=True), (book["closing"], goal["closing"]), (book["signoff"], goal["signoff"])]
+        pairs = [
+            *zip(book["lines"], goal["lines"], strict=True),
+            (book["closing"], goal["closing"]),
+            (book["signoff"], goal["signoff"]),
+        ]
         for source, translated in pairs:
             out = out.replace(source, translated)
         hello = re.escape(book["hello"]).replace(r"\{name\}", "(?P<name>.+?)")
@@ -290,20 +312,34 @@ def grounded_content(seen: Seen, *, language: str | None = None, refs: list[str]
     if seen.kind == "translate":
         body = seen.user
         return _translate(body, seen.language)
-    sentences = canned_sentences(language or seen.language, seen.passage_refs if refs is None else refs, seen.name_placeholder)
+    sentences = canned_sentences(
+        language or seen.language, seen.passage_refs if refs is None else refs, seen.name_placeholder
+    )
     return json.dumps({"language": language or seen.language, "sentences": sentences}, ensure_ascii=False)
 
 
-def grounded(*, language: str | None = None, refs: list[str] | None = None, completion_tokens: int | None = None) -> Behaviour:
+def grounded(
+    *, language: str | None = None, refs: list[str] | None = None, completion_tokens: int | None = None
+) -> Behaviour:
     """A well-behaved model; ``language``/``refs`` override what the prompt asked for."""
-    return Behaviour(content=lambda seen: grounded_content(seen, language=language, refs=refs), completion_tokens=completion_tokens, label="grounded")
+    return Behaviour(
+        content=lambda seen: grounded_content(seen, language=language, refs=refs),
+        completion_tokens=completion_tokens,
+        label="grounded",
+    )
 
 
-def reply(payload: dict[str, Any] | Callable[[Seen], dict[str, Any]], *, completion_tokens: int | None = None) -> Behaviour:
+def reply(
+    payload: dict[str, Any] | Callable[[Seen], dict[str, Any]], *, completion_tokens: int | None = None
+) -> Behaviour:
     """Answer with this JSON object as the message content."""
     if callable(payload):
         fn = payload
-        return Behaviour(content=lambda seen: json.dumps(fn(seen), ensure_ascii=False), completion_tokens=completion_tokens, label="reply")
+        return Behaviour(
+            content=lambda seen: json.dumps(fn(seen), ensure_ascii=False),
+            completion_tokens=completion_tokens,
+            label="reply",
+        )
     text = json.dumps(payload, ensure_ascii=False)
     return Behaviour(content=text, completion_tokens=completion_tokens, label="reply")
 
@@ -316,7 +352,14 @@ def raw(text: str) -> Behaviour:
 def slow(seconds: float, then: Behaviour | None = None) -> Behaviour:
     """Wait before answering: longer than the client's timeout, this is a timeout."""
     base = then or Behaviour()
-    return Behaviour(status=base.status, content=base.content, delay_s=seconds, headers=base.headers, completion_tokens=base.completion_tokens, label="slow")
+    return Behaviour(
+        status=base.status,
+        content=base.content,
+        delay_s=seconds,
+        headers=base.headers,
+        completion_tokens=base.completion_tokens,
+        label="slow",
+    )
 
 
 def status(code: int, *, retry_after: float | None = None, message: str = "fake failure") -> Behaviour:
@@ -332,7 +375,10 @@ def echo() -> Behaviour:
     def content(seen: Seen) -> str:
         source = seen.buyer_message or seen.user
         lines = [line.strip() for line in source.splitlines() if line.strip()]
-        return json.dumps({"language": seen.language, "sentences": [{"text": line, "passage_ids": []} for line in lines]}, ensure_ascii=False)
+        return json.dumps(
+            {"language": seen.language, "sentences": [{"text": line, "passage_ids": []} for line in lines]},
+            ensure_ascii=False,
+        )
 
     return Behaviour(content=content, label="echo")
 
@@ -343,6 +389,10 @@ class _Server(ThreadingHTTPServer):
     block_on_close = True
     fake: FakeLLM
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Kept for the test to assert on, instead of a traceback on stderr nobody reads.
+        self.fake.errors.append(traceback.format_exc())
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -351,10 +401,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     timeout = 10
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
-    def do_POST(self) -> None:  # noqa: N802 (stdlib naming)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
         try:
@@ -370,12 +420,21 @@ class _Handler(BaseHTTPRequestHandler):
             elif self.path.rstrip("/").endswith("/chat/completions"):
                 self._chat(seen, behaviour)
             else:
-                self._send(404, json.dumps({"error": {"message": f"no route {self.path}", "type": "not_found"}}).encode())
+                self._send(
+                    404,
+                    json.dumps({"error": {"message": f"no route {self.path}", "type": "not_found"}}).encode(),
+                )
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (its timeout): that is the point of a slow behaviour.
             fake.disconnects += 1
 
-    def _send(self, code: int, payload: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        code: int,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -395,8 +454,16 @@ class _Handler(BaseHTTPRequestHandler):
                 vector[(ord(ch) + j) % 16] += 1.0
             norm = sum(v * v for v in vector) ** 0.5 or 1.0
             data.append({"object": "embedding", "index": i, "embedding": [v / norm for v in vector]})
-        usage = {"prompt_tokens": sum(len(str(t)) // 4 for t in items), "total_tokens": sum(len(str(t)) // 4 for t in items)}
-        self._send(200, json.dumps({"object": "list", "data": data, "model": seen.body.get("model", "fake"), "usage": usage}).encode())
+        usage = {
+            "prompt_tokens": sum(len(str(t)) // 4 for t in items),
+            "total_tokens": sum(len(str(t)) // 4 for t in items),
+        }
+        self._send(
+            200,
+            json.dumps(
+                {"object": "list", "data": data, "model": seen.body.get("model", "fake"), "usage": usage}
+            ).encode(),
+        )
 
     def _chat(self, seen: Seen, behaviour: Behaviour) -> None:
         fake = self.server.fake
@@ -408,13 +475,31 @@ class _Handler(BaseHTTPRequestHandler):
             return
         model = str(seen.body.get("model", "fake-model"))
         prompt_tokens = sum(len(str(m.get("content") or "")) for m in seen.messages) // 4
-        completion = behaviour.completion_tokens if behaviour.completion_tokens is not None else max(1, len(content) // 4)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
+        completion = (
+            behaviour.completion_tokens
+            if behaviour.completion_tokens is not None
+            else max(1, len(content) // 4)
+        )
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        }
         ident = f"chatcmpl-fake-{len(fake.seen)}"
         if not seen.stream:
             payload = {
-                "id": ident, "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop", "logprobs": None}],
+                "id": ident,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
                 "usage": usage,
             }
             self._send(200, json.dumps(payload, ensure_ascii=False).encode(), behaviour.headers)
@@ -427,8 +512,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
         def event(delta: dict[str, Any], finish: str | None = None) -> None:
-            chunk = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+            chunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            }
             self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
             self.wfile.flush()
 
@@ -446,6 +536,7 @@ class FakeLLM:
 
     def __init__(self, *, stream_chunk_chars: int = 7) -> None:
         self.seen: list[Seen] = []
+        self.errors: list[str] = []  # exceptions raised while handling a request
         self.disconnects = 0
         self.stream_chunk_chars = stream_chunk_chars
         self.default: Behaviour = Behaviour(label="grounded")
@@ -454,7 +545,9 @@ class FakeLLM:
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
 
     # ---- lifecycle ----
     def start(self) -> FakeLLM:
@@ -499,6 +592,7 @@ class FakeLLM:
         with self._lock:
             self._queue.clear()
             self.seen.clear()
+            self.errors.clear()
             self.disconnects = 0
             self.default = Behaviour(label="grounded")
 
