@@ -19,9 +19,11 @@ BASELINE = ROOT / "evals" / "baseline" / "drafts-template"
 
 @pytest.mark.slow
 async def test_template_drafts_do_not_regress(settings: Settings, tmp_path: Path) -> None:
+    import asyncio
+
     from tests.conftest import migrate
 
-    migrate(settings)
+    await asyncio.to_thread(migrate, settings)
     out = tmp_path / "candidate"
     async with Runner(settings) as runner:
         result = await runner.run(RunConfig(dataset=ROOT / "evals" / "datasets" / "drafts" / "drafts.jsonl", out=out, generator="template", concurrency=4))
