@@ -1,16 +1,16 @@
 """The `replydesk` command.
 
-    replydesk setup                      prepare everything `serve` needs (idempotent)
-    replydesk serve [--host H] [--port P] [--workers N] [--triage-model DIR]
-    replydesk db upgrade
-    replydesk triage train --dataset PATH --out DIR [--split train|all]
-    replydesk triage text "message" [--subject S] [--triage-model DIR]
-    replydesk kb ingest [PATH] [--force]
-    replydesk kb search "query" [--language L] [--seller S] [--k N] [--mode hybrid|dense|lexical]
-    replydesk keys create --name N --scopes a,b | keys list | keys revoke ID
-    replydesk eval run | eval compare | eval import      (see evals/README.md)
-    replydesk feedback export --out PATH
-    replydesk settings [--markdown]
+replydesk setup                      prepare everything `serve` needs (idempotent)
+replydesk serve [--host H] [--port P] [--workers N] [--triage-model DIR]
+replydesk db upgrade
+replydesk triage train --dataset PATH --out DIR [--split train|all]
+replydesk triage text "message" [--subject S] [--triage-model DIR]
+replydesk kb ingest [PATH] [--force]
+replydesk kb search "query" [--language L] [--seller S] [--k N] [--mode hybrid|dense|lexical]
+replydesk keys create --name N --scopes a,b | keys list | keys revoke ID
+replydesk eval run | eval compare | eval import      (see evals/README.md)
+replydesk feedback export --out PATH
+replydesk settings [--markdown]
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     model_dir = settings.resolved_triage_model
     if settings.triage_model is None and not model_is_current(model_dir, settings.triage_dataset):
         report = train_dataset(settings.triage_dataset, model_dir, embedder)
-        print(f"triage model trained on {report.used} tickets -> {model_dir} ({report.model.manifest['train_seconds']} s)")
+        print(
+            f"triage model trained on {report.used} tickets -> {model_dir} ({report.model.manifest['train_seconds']} s)"
+        )
     else:
         print(f"triage model up to date in {model_dir}")
     summary = asyncio.run(_ingest(settings, settings.kb_sources, force=False, quiet=True))
@@ -124,7 +126,9 @@ def cmd_triage_train(args: argparse.Namespace) -> int:
 
     report = train_dataset(Path(args.dataset), Path(args.out), BundledEmbedder(), part=args.split)
     manifest = report.model.manifest
-    print(f"trained {', '.join(manifest['heads'])} on {report.used} tickets in {manifest['train_seconds']} s -> {args.out}")
+    print(
+        f"trained {', '.join(manifest['heads'])} on {report.used} tickets in {manifest['train_seconds']} s -> {args.out}"
+    )
     for head, labels in manifest["heads"].items():
         print(f"  {head}: {len(labels)} labels")
     for error in report.dataset.errors[:20]:
@@ -144,7 +148,9 @@ def cmd_triage_text(args: argparse.Namespace) -> int:
     from retrieval.embeddings import BundledEmbedder
 
     settings = _settings(args)
-    triager = Triager(settings, TriageModel.load(settings.resolved_triage_model), BundledEmbedder(), LanguageIdentifier())
+    triager = Triager(
+        settings, TriageModel.load(settings.resolved_triage_model), BundledEmbedder(), LanguageIdentifier()
+    )
     result = triager.triage(TicketIn(message=args.message, subject=args.subject))
     print(json.dumps(msgspec.to_builtins(result), indent=2, ensure_ascii=False))
     return 0
@@ -158,10 +164,14 @@ async def _ingest(settings: Settings, path: Path, *, force: bool, quiet: bool = 
     from retrieval.search import embedder_for
     from retrieval.store import ChromaStore
 
-    store = await ChromaStore.open(url=settings.chroma_url, path=str(settings.chroma_path), prefix=settings.chroma_collection)
+    store = await ChromaStore.open(
+        url=settings.chroma_url, path=str(settings.chroma_path), prefix=settings.chroma_collection
+    )
     embedder = embedder_for(settings, BundledEmbedder())
     chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    summary = await ingest(store, embedder, path, chunker, progress=None if quiet else terminal_progress("embedding"), force=force)
+    summary = await ingest(
+        store, embedder, path, chunker, progress=None if quiet else terminal_progress("embedding"), force=force
+    )
     for problem in summary.skipped:
         print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
     await store.close()
@@ -227,7 +237,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
             async with create_sessionmaker(engine)() as session:
                 if args.keys_command == "create":
                     try:
-                        created = await keys.create_key(session, args.name, [s.strip() for s in args.scopes.split(",") if s.strip()])
+                        created = await keys.create_key(
+                            session, args.name, [s.strip() for s in args.scopes.split(",") if s.strip()]
+                        )
                     except keys.KeyError_ as exc:
                         print(f"error: {exc}", file=sys.stderr)
                         return 2
@@ -238,7 +250,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
                     for key in await keys.list_keys(session):
                         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
                         used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-                        print(f"{key.id}  rdk_{key.prefix}_…  {key.name:<20} {','.join(key.scopes):<40} {state:<18} last used {used}")
+                        print(
+                            f"{key.id}  rdk_{key.prefix}_…  {key.name:<20} {','.join(key.scopes):<40} {state:<18} last used {used}"
+                        )
                 else:
                     try:
                         key = await keys.revoke_key(session, args.key)
@@ -273,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replydesk", description="Replydesk: AI assistant for marketplace support.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub) -> argparse.ArgumentParser:
+    def add(
+        name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
         p.set_defaults(func=fn)
         return p
@@ -295,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("train", cmd_triage_train, "Train classifiers for the labels a dataset has.", triage)
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--split", choices=["train", "all"], default="all", help="Train on the train split or on everything.")
+    p.add_argument(
+        "--split", choices=["train", "all"], default="all", help="Train on the train split or on everything."
+    )
     p = add("text", cmd_triage_text, "Triage one message from the command line.", triage)
     p.add_argument("message")
     p.add_argument("--subject")
@@ -315,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     k = add("keys", lambda a: 0, "API keys.").add_subparsers(dest="keys_command", required=True)
     p = add("create", cmd_keys, "Create a key (the secret is printed once).", k)
     p.add_argument("--name", required=True)
-    p.add_argument("--scopes", required=True, help="Comma-separated: triage, drafts:read, drafts:write, kb:admin, evals, admin")
+    p.add_argument(
+        "--scopes", required=True, help="Comma-separated: triage, drafts:read, drafts:write, kb:admin, evals, admin"
+    )
     add("list", cmd_keys, "List keys.", k)
     p = add("revoke", cmd_keys, "Revoke a key by id or prefix.", k)
     p.add_argument("key")

@@ -48,7 +48,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await services.close()
 
     cors = (
-        CORSConfig(allow_origins=settings.cors_allow_origins, allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-Match", "Idempotency-Key"], expose_headers=["ETag"])
+        CORSConfig(
+            allow_origins=settings.cors_allow_origins,
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag"],
+        )
         if settings.cors_allow_origins
         else None
     )

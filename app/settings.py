@@ -116,7 +116,10 @@ class Settings(BaseSettings):
     )
     chunk_tokens: int = Field(220, description="Target chunk size in tokens (cl100k_base).")
     chunk_overlap_tokens: int = Field(30, description="Token overlap between neighbouring chunks.")
-    search_max_query_tokens: int = Field(512, description="Queries longer than this (about 2,000 characters of English) are truncated, and the answer says so.")
+    search_max_query_tokens: int = Field(
+        512,
+        description="Queries longer than this (about 2,000 characters of English) are truncated, and the answer says so.",
+    )
 
     # --- drafting and the LLM ---
     llm_base_url: str = Field("", description="OpenAI-compatible base URL. Empty: no LLM, template drafts only.")

@@ -213,7 +213,20 @@ class RejectReason(StrEnum):
 # Languages the triage model, the templates and the evals are built for. Language ID may return
 # any ISO 639-1 code it recognises; these are the ones we test and promise.
 SUPPORTED_LANGUAGES: tuple[str, ...] = (
-    "en", "de", "es", "fr", "it", "pt", "nl", "pl", "ja", "zh", "ko", "tr", "ru", "ar",
+    "en",
+    "de",
+    "es",
+    "fr",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "ja",
+    "zh",
+    "ko",
+    "tr",
+    "ru",
+    "ar",
 )
 # Locales with hand-written reply templates; other languages are answered in English by the
 # template generator (and in their own language by an LLM when one is configured).

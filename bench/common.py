@@ -10,6 +10,10 @@ runs with its working directory in ``bench/.work`` (so a developer's ``.env`` is
 setting a benchmark depends on is passed explicitly. Servers never bind anything but 127.0.0.1.
 """
 
+# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
+# (or a scale worker) loads only what it measures, after the environment is isolated.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import argparse
@@ -201,7 +205,9 @@ class Server:
         with httpx.Client(timeout=2.0) as client:
             while True:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"server {self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+                    raise RuntimeError(
+                        f"server {self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                    )
                 try:
                     response = client.get(f"{self.url}/ready")
                     if response.status_code == 200:
@@ -210,7 +216,9 @@ class Server:
                     pass
                 if time.perf_counter() - started > timeout:
                     self.stop()
-                    raise RuntimeError(f"server {self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+                    raise RuntimeError(
+                        f"server {self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}"
+                    )
                 time.sleep(0.02)
         self.ready_seconds = time.perf_counter() - started
         return self.ready_seconds
@@ -316,8 +324,13 @@ class Target:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "value": self.value, "op": self.op, "target": self.target, "unit": self.unit,
-            "verdict": self.verdict, "note": self.note,
+            "name": self.name,
+            "value": self.value,
+            "op": self.op,
+            "target": self.target,
+            "unit": self.unit,
+            "verdict": self.verdict,
+            "note": self.note,
         }
 
 
@@ -350,7 +363,9 @@ class Report:
     calibration_start_ms: float = field(default_factory=cpu_calibration_ms)
     load_start: list[float] = field(default_factory=lambda: [round(x, 2) for x in os.getloadavg()])
 
-    def target(self, name: str, value: float | None, op: str, target: float, unit: str, note: str = "") -> Target:
+    def target(  # noqa: PLR0917 (called like a table row: name, value, op, goal, unit, note)
+        self, name: str, value: float | None, op: str, target: float, unit: str, note: str = ""
+    ) -> Target:
         item = Target(name, None if value is None else round(float(value), 3), op, target, unit, note)
         self.targets.append(item)
         return item
@@ -358,7 +373,10 @@ class Report:
     def print_targets(self) -> None:
         print_table(
             ["target", "measured", "goal", "verdict", "note"],
-            [[t.name, fmt(t.value, t.unit), f"{t.op} {fmt(t.target, t.unit)}", t.verdict, t.note] for t in self.targets],
+            [
+                [t.name, fmt(t.value, t.unit), f"{t.op} {fmt(t.target, t.unit)}", t.verdict, t.note]
+                for t in self.targets
+            ],
         )
 
     def write(self) -> Path:
@@ -431,7 +449,8 @@ def machine_facts() -> dict[str, Any]:
 def print_machine() -> None:
     m = machine_facts()
     print(
-        f"machine: {m['cpus_usable']} usable CPUs ({m.get('cpu_model', '?')}), {m.get('memory_gib', '?')} GiB, "
+        f"machine: {m['cpus_usable']} usable CPUs ({m.get('cpu_model', '?')}), {m.get('memory_gib', '?')} "
+        "GiB, "
         f"{m['platform']}, Python {m['python']}, load {m['load_average']}, "
         f"CPU calibration {cpu_calibration_ms()} ms (lower is faster; compare between runs)"
     )
@@ -457,7 +476,16 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-TICKET_FIELDS = ("message", "subject", "channel", "customer", "order", "history", "language_hint", "received_at")
+TICKET_FIELDS = (
+    "message",
+    "subject",
+    "channel",
+    "customer",
+    "order",
+    "history",
+    "language_hint",
+    "received_at",
+)
 
 
 def ticket_payload(row: dict[str, Any], external_id: str | None = None) -> dict[str, Any]:

@@ -10,6 +10,10 @@
    token usage is compared with REPLYDESK_PROMPT_TOKEN_BUDGET.
 """
 
+# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
+# (or a scale worker) loads only what it measures, after the environment is isolated.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +34,12 @@ def tickets(n: int, tag: str) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         row = rows[i % len(rows)]
-        out.append({**common.ticket_payload(row, external_id=f"{row['id']}-{tag}-{i}"), "_language": row["labels"].get("language")})
+        out.append(
+            {
+                **common.ticket_payload(row, external_id=f"{row['id']}-{tag}-{i}"),
+                "_language": row["labels"].get("language"),
+            }
+        )
     return out
 
 
@@ -63,7 +72,9 @@ def template_run(server: Server, key: str, n: int, warmup: int) -> dict[str, Any
             health.append(ms_since(started))
         for i, ticket in enumerate(items):
             started = time.perf_counter()
-            response = client.post(f"{server.url}/v1/drafts", json=body_of(ticket, "template"), headers=auth(key))
+            response = client.post(
+                f"{server.url}/v1/drafts", json=body_of(ticket, "template"), headers=auth(key)
+            )
             elapsed = ms_since(started)
             if response.status_code != 201:
                 raise RuntimeError(f"draft failed: {response.status_code} {response.text[:300]}")
@@ -75,14 +86,26 @@ def template_run(server: Server, key: str, n: int, warmup: int) -> dict[str, Any
                 stages[stage].append(value)
             generators[draft["generator"]] += 1
             languages[draft["language"]] += 1
-    return {"client_ms": client_ms, "stages": stages, "generators": dict(generators), "languages": dict(languages), "health_ms": health}
+    return {
+        "client_ms": client_ms,
+        "stages": stages,
+        "generators": dict(generators),
+        "languages": dict(languages),
+        "health_ms": health,
+    }
 
 
 # ---------------------------------------------------------------- streamed LLM drafts
 def read_stream(client: Any, url: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
     """One streamed draft: times to the first stage and token events, the final draft, errors."""
     started = time.perf_counter()
-    out: dict[str, Any] = {"first_token_ms": None, "first_stage_ms": None, "draft": None, "error": None, "tokens": 0}
+    out: dict[str, Any] = {
+        "first_token_ms": None,
+        "first_stage_ms": None,
+        "draft": None,
+        "error": None,
+        "tokens": 0,
+    }
     event = None
     data_lines: list[str] = []
     with client.stream("POST", url, json=body, headers=auth(key)) as response:
@@ -154,9 +177,17 @@ def llm_run(server: Server, key: str, n: int, warmup: int) -> dict[str, Any]:
                 prompt_tokens.append(draft["tokens"]["prompt"])
             dropped += sum(1 for note in draft["notes"] if "dropped to fit" in note)
     return {
-        "ttft_ms": ttft, "first_stage_ms": first_stage, "total_ms": totals, "stages": stages, "prompt_tokens": prompt_tokens,
-        "generators": dict(generators), "fallbacks": dict(fallbacks), "passages_dropped_for_budget": dropped, "errors": errors,
-        "repaired": repairs, "without_passages": no_passages,
+        "ttft_ms": ttft,
+        "first_stage_ms": first_stage,
+        "total_ms": totals,
+        "stages": stages,
+        "prompt_tokens": prompt_tokens,
+        "generators": dict(generators),
+        "fallbacks": dict(fallbacks),
+        "passages_dropped_for_budget": dropped,
+        "errors": errors,
+        "repaired": repairs,
+        "without_passages": no_passages,
     }
 
 
@@ -167,7 +198,12 @@ async def prompt_build_probe(n: int, base_url: str, db_url: str) -> dict[str, An
     from app.drafts.schemas import DraftIn
     from app.services import Services
 
-    settings = common.make_settings(database_url=db_url, llm_base_url=base_url, llm_model="fake-model", prompt_token_budget=PROMPT_TOKEN_BUDGET)
+    settings = common.make_settings(
+        database_url=db_url,
+        llm_base_url=base_url,
+        llm_model="fake-model",
+        prompt_token_budget=PROMPT_TOKEN_BUDGET,
+    )
     services = await Services.start(settings)
     build_ms: list[float] = []
     prepare_ms: list[float] = []
@@ -189,13 +225,19 @@ async def prompt_build_probe(n: int, base_url: str, db_url: str) -> dict[str, An
                 iterations.append(1 + sum(1 for note in notes if "dropped to fit" in note))
     finally:
         await services.close()
-    return {"prepare_ms": summary(prepare_ms), "build_ms": summary(build_ms), "renders_per_prompt": summary([float(x) for x in iterations])}
+    return {
+        "prepare_ms": summary(prepare_ms),
+        "build_ms": summary(build_ms),
+        "renders_per_prompt": summary([float(x) for x in iterations]),
+    }
 
 
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, help="Measured template drafts (default 300; quick 60).")
-    p.add_argument("--stream-requests", type=int, help="Measured streamed LLM drafts (default 200; quick 40).")
+    p.add_argument(
+        "--stream-requests", type=int, help="Measured streamed LLM drafts (default 200; quick 40)."
+    )
     args = p.parse_args()
     n = args.requests or (60 if args.quick else 300)
     n_stream = args.stream_requests or (40 if args.quick else 200)
@@ -206,7 +248,9 @@ def main() -> None:
     heading("prepare (replydesk setup)")
     setup_s = common.prepare()
 
-    heading(f"template drafts: POST /v1/drafts, {n} sequential requests (tickets with orders, {warmup} warm-up)")
+    heading(
+        f"template drafts: POST /v1/drafts, {n} sequential requests (tickets with orders, {warmup} warm-up)"
+    )
     db_url, key = common.fresh_database("drafts-template")
     with Server("drafts-template", common.base_settings(database_url=db_url)) as server:
         tpl = template_run(server, key, n, warmup)
@@ -215,19 +259,28 @@ def main() -> None:
     h = summary(tpl["health_ms"])
     print_table(
         ["measurement", "n", "p50 ms", "p95 ms", "mean ms"],
-        [["HTTP POST /v1/drafts (client)", t["n"], t["p50"], t["p95"], t["mean"]], *stage_table(tpl["stages"]),
-         ["GET /health (HTTP floor)", h["n"], h["p50"], h["p95"], h["mean"]]],
+        [
+            ["HTTP POST /v1/drafts (client)", t["n"], t["p50"], t["p95"], t["mean"]],
+            *stage_table(tpl["stages"]),
+            ["GET /health (HTTP floor)", h["n"], h["p50"], h["p95"], h["mean"]],
+        ],
     )
     server_total = summary(tpl["stages"]["total_ms"])
-    print(f"\nHTTP + database share of a draft (client p50 - drafter p50): {t['p50'] - server_total['p50']:.1f} ms; "
-          f"ratio client/drafter p50 {t['p50'] / server_total['p50']:.2f}x")
+    print(
+        "\nHTTP + database share of a draft (client p50 - drafter p50): "
+        f"{t['p50'] - server_total['p50']:.1f} ms; "
+        f"ratio client/drafter p50 {t['p50'] / server_total['p50']:.2f}x"
+    )
     print(f"languages: {dict(sorted(tpl['languages'].items()))}")
 
     heading(f"LLM drafts against the fake server (zero latency): POST /v1/drafts/stream, {n_stream} requests")
     db_url, key = common.fresh_database("drafts-llm")
     with FakeLLM(latency=0.0) as fake:
         llm_settings = common.base_settings(
-            database_url=db_url, llm_base_url=fake.base_url, llm_api_key="bench", llm_model="fake-model",
+            database_url=db_url,
+            llm_base_url=fake.base_url,
+            llm_api_key="bench",
+            llm_model="fake-model",
             prompt_token_budget=PROMPT_TOKEN_BUDGET,
         )
         with Server("drafts-llm", llm_settings) as server:
@@ -238,22 +291,32 @@ def main() -> None:
     tot = summary(llm["total_ms"])
     print_table(
         ["measurement", "n", "p50 ms", "p95 ms", "mean ms"],
-        [["client: request -> first token event", ttft["n"], ttft["p50"], ttft["p95"], ttft["mean"]],
-         ["client: request -> first stage event", fs["n"], fs["p50"], fs["p95"], fs["mean"]],
-         ["client: request -> stream end", tot["n"], tot["p50"], tot["p95"], tot["mean"]],
-         *stage_table(llm["stages"])],
+        [
+            ["client: request -> first token event", ttft["n"], ttft["p50"], ttft["p95"], ttft["mean"]],
+            ["client: request -> first stage event", fs["n"], fs["p50"], fs["p95"], fs["mean"]],
+            ["client: request -> stream end", tot["n"], tot["p50"], tot["p95"], tot["mean"]],
+            *stage_table(llm["stages"]),
+        ],
     )
     pt = summary([float(x) for x in llm["prompt_tokens"]], 0)  # drafts neither repaired nor fallen back
     over = sum(1 for x in llm["prompt_tokens"] if x > PROMPT_TOKEN_BUDGET)
-    print(f"\nprompt tokens per LLM draft: p50 {pt.get('p50')}, p95 {pt.get('p95')}, max {pt.get('max')} "
-          f"(budget {PROMPT_TOKEN_BUDGET}; over budget: {over}; passages dropped to fit: {llm['passages_dropped_for_budget']})")
-    print(f"generators: {llm['generators']}; fallbacks: {sum(llm['fallbacks'].values())}; stream errors: {len(llm['errors'])}; "
-          f"fake LLM: {fake_stats['calls']} calls ({fake_stats['stream_calls']} streamed)")
+    print(
+        f"\nprompt tokens per LLM draft: p50 {pt.get('p50')}, p95 {pt.get('p95')}, max {pt.get('max')} "
+        f"(budget {PROMPT_TOKEN_BUDGET}; over budget: {over}; passages dropped to fit: "
+        f"{llm['passages_dropped_for_budget']})"
+    )
+    print(
+        f"generators: {llm['generators']}; fallbacks: {sum(llm['fallbacks'].values())}; stream errors: "
+        f"{len(llm['errors'])}; "
+        f"fake LLM: {fake_stats['calls']} calls ({fake_stats['stream_calls']} streamed)"
+    )
     for reason, count in llm["fallbacks"].items():
         print(f"  fallback x{count}: {reason}")
     for error in llm["errors"][:5]:
         print(f"  error: {error}")
-    print(f"repaired after the checks: {llm['repaired']}; drafts without any passage: {llm['without_passages']}")
+    print(
+        f"repaired after the checks: {llm['repaired']}; drafts without any passage: {llm['without_passages']}"
+    )
     if "checks_ms" not in llm["stages"]:
         print("note: an LLM draft records no checks_ms: the guardrail checks run inside the llm_ms window")
 
@@ -263,37 +326,75 @@ def main() -> None:
         probe = asyncio.run(prompt_build_probe(min(n_stream, 60), fake.base_url, db_url))
     print_table(
         ["measurement", "n", "p50", "p95", "mean"],
-        [["Drafter.prepare (triage, facts, retrieval) ms", *(probe["prepare_ms"][k] for k in ("n", "p50", "p95", "mean"))],
-         ["LLMGenerator.build ms", *(probe["build_ms"][k] for k in ("n", "p50", "p95", "mean"))],
-         ["prompt renders per draft (budget trimming)", *(probe["renders_per_prompt"][k] for k in ("n", "p50", "p95", "mean"))]],
+        [
+            [
+                "Drafter.prepare (triage, facts, retrieval) ms",
+                *(probe["prepare_ms"][k] for k in ("n", "p50", "p95", "mean")),
+            ],
+            ["LLMGenerator.build ms", *(probe["build_ms"][k] for k in ("n", "p50", "p95", "mean"))],
+            [
+                "prompt renders per draft (budget trimming)",
+                *(probe["renders_per_prompt"][k] for k in ("n", "p50", "p95", "mean")),
+            ],
+        ],
     )
 
     heading("targets")
-    report.target("template draft p50 (HTTP)", t["p50"], "<=", 60, "ms", f"drafter p50 {server_total['p50']} ms")
-    report.target("LLM stream: our overhead to first token p50", ttft["p50"], "<=", 50, "ms",
-                  f"server first_token_ms p50 {summary(llm['stages'].get('first_token_ms', [])).get('p50')} ms")
-    report.target("LLM prompt tokens p95 vs budget", pt.get("p95"), "<=", PROMPT_TOKEN_BUDGET, "tokens", f"max {pt.get('max')}")
+    report.target(
+        "template draft p50 (HTTP)", t["p50"], "<=", 60, "ms", f"drafter p50 {server_total['p50']} ms"
+    )
+    report.target(
+        "LLM stream: our overhead to first token p50",
+        ttft["p50"],
+        "<=",
+        50,
+        "ms",
+        f"server first_token_ms p50 {summary(llm['stages'].get('first_token_ms', [])).get('p50')} ms",
+    )
+    report.target(
+        "LLM prompt tokens p95 vs budget",
+        pt.get("p95"),
+        "<=",
+        PROMPT_TOKEN_BUDGET,
+        "tokens",
+        f"max {pt.get('max')}",
+    )
     report.print_targets()
-    report.details.update({
-        "setup_seconds": round(setup_s, 2),
-        "template": {
-            "client_ms": t, "health_floor_ms": h, "server_stages_ms": {k: summary(v) for k, v in tpl["stages"].items()},
-            "generators": tpl["generators"], "languages": tpl["languages"], "server_memory_mib": tpl_memory,
-        },
-        "llm_stream": {
-            "ttft_ms": ttft, "first_stage_ms": fs, "stream_total_ms": tot,
-            "server_stages_ms": {k: summary(v) for k, v in llm["stages"].items()},
-            "prompt_tokens": pt, "prompt_token_budget": PROMPT_TOKEN_BUDGET, "over_budget": over,
-            "passages_dropped_for_budget": llm["passages_dropped_for_budget"],
-            "generators": llm["generators"], "fallbacks": llm["fallbacks"], "errors": llm["errors"][:20], "fake_llm": fake_stats,
-            "repaired": llm["repaired"], "without_passages": llm["without_passages"],
-        },
-        "in_process_probe": probe,
-        "notes": [
-            "sequential requests from one keep-alive client on the same machine; each phase uses a fresh SQLite file",
-            "the fake LLM answers at once, so time to first token is the service's own overhead",
-        ],
-    })
+    report.details.update(
+        {
+            "setup_seconds": round(setup_s, 2),
+            "template": {
+                "client_ms": t,
+                "health_floor_ms": h,
+                "server_stages_ms": {k: summary(v) for k, v in tpl["stages"].items()},
+                "generators": tpl["generators"],
+                "languages": tpl["languages"],
+                "server_memory_mib": tpl_memory,
+            },
+            "llm_stream": {
+                "ttft_ms": ttft,
+                "first_stage_ms": fs,
+                "stream_total_ms": tot,
+                "server_stages_ms": {k: summary(v) for k, v in llm["stages"].items()},
+                "prompt_tokens": pt,
+                "prompt_token_budget": PROMPT_TOKEN_BUDGET,
+                "over_budget": over,
+                "passages_dropped_for_budget": llm["passages_dropped_for_budget"],
+                "generators": llm["generators"],
+                "fallbacks": llm["fallbacks"],
+                "errors": llm["errors"][:20],
+                "fake_llm": fake_stats,
+                "repaired": llm["repaired"],
+                "without_passages": llm["without_passages"],
+            },
+            "in_process_probe": probe,
+            "notes": [
+                "sequential requests from one keep-alive client on the same machine; each phase uses a "
+                "fresh SQLite file",
+                "the fake LLM answers at once, so time to first token is the service's own overhead",
+            ],
+        }
+    )
     report.write()
 
 

@@ -10,6 +10,10 @@
    concurrency 16, extrapolated to 1,000 tickets: minutes, not a quarter hour (<= 15 min).
 """
 
+# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
+# (or a scale worker) loads only what it measures, after the environment is isolated.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import asyncio
@@ -40,13 +44,17 @@ def build_dataset(n: int) -> Path:
     return path
 
 
-async def run_eval(settings: Any, dataset: Path, out: Path, generator: str | None, concurrency: int) -> dict[str, Any]:
+async def run_eval(
+    settings: Any, dataset: Path, out: Path, generator: str | None, concurrency: int
+) -> dict[str, Any]:
     from evals.runner import RunConfig, Runner
 
     started = time.perf_counter()
     async with Runner(settings) as runner:
         loaded = time.perf_counter()
-        result = await runner.run(RunConfig(dataset=dataset, out=out, generator=generator, concurrency=concurrency))
+        result = await runner.run(
+            RunConfig(dataset=dataset, out=out, generator=generator, concurrency=concurrency)
+        )
         finished = time.perf_counter()
     report = result.report
     drafts = report.get("drafts") or {}
@@ -56,7 +64,21 @@ async def run_eval(settings: Any, dataset: Path, out: Path, generator: str | Non
         "run_seconds": round(finished - loaded, 2),
         "total_seconds": round(finished - started, 2),
         "runner_timing": report.get("timing"),
-        "drafts": {k: drafts.get(k) for k in ("n", "fallbacks", "generators", "latency_ms", "tokens", "language_match", "citation_validity", "policy_retrieved")} if drafts else None,
+        "drafts": {
+            k: drafts.get(k)
+            for k in (
+                "n",
+                "fallbacks",
+                "generators",
+                "latency_ms",
+                "tokens",
+                "language_match",
+                "citation_validity",
+                "policy_retrieved",
+            )
+        }
+        if drafts
+        else None,
         "triage_intent_accuracy": (report.get("triage") or {}).get("intent", {}).get("accuracy"),
         "retrieval_recall_at_5": (report.get("retrieval") or {}).get("recall_at_5"),
         "out": str(out),
@@ -80,28 +102,51 @@ def main() -> None:
 
     heading(f"template drafts: {n} tickets, all metrics but the judge")
     dataset = build_dataset(n)
-    template = asyncio.run(run_eval(settings, dataset, runs / "template", "template", settings.llm_concurrency))
+    template = asyncio.run(
+        run_eval(settings, dataset, runs / "template", "template", settings.llm_concurrency)
+    )
     heading(f"the same {n} tickets without drafts (triage + retrieval only)")
     bare = asyncio.run(run_eval(settings, dataset, runs / "no-drafts", None, settings.llm_concurrency))
     print_table(
         ["run", "tickets", "load s", "run s", "total s", "tickets/s (run)"],
         [
-            ["template drafts", template["tickets"], template["load_seconds"], template["run_seconds"], template["total_seconds"],
-             round(template["tickets"] / template["run_seconds"], 1)],
-            ["no drafts", bare["tickets"], bare["load_seconds"], bare["run_seconds"], bare["total_seconds"],
-             round(bare["tickets"] / bare["run_seconds"], 1)],
+            [
+                "template drafts",
+                template["tickets"],
+                template["load_seconds"],
+                template["run_seconds"],
+                template["total_seconds"],
+                round(template["tickets"] / template["run_seconds"], 1),
+            ],
+            [
+                "no drafts",
+                bare["tickets"],
+                bare["load_seconds"],
+                bare["run_seconds"],
+                bare["total_seconds"],
+                round(bare["tickets"] / bare["run_seconds"], 1),
+            ],
         ],
     )
-    print(f"\ndrafting share of the run: {template['run_seconds'] - bare['run_seconds']:.1f} s "
-          f"({(template['run_seconds'] - bare['run_seconds']) / n * 1000:.0f} ms per ticket); "
-          f"draft latency p50 {template['drafts']['latency_ms']['p50']} ms; fallbacks {template['drafts']['fallbacks']}")
+    print(
+        f"\ndrafting share of the run: {template['run_seconds'] - bare['run_seconds']:.1f} s "
+        f"({(template['run_seconds'] - bare['run_seconds']) / n * 1000:.0f} ms per ticket); "
+        f"draft latency p50 {template['drafts']['latency_ms']['p50']} ms; fallbacks "
+        f"{template['drafts']['fallbacks']}"
+    )
 
-    heading(f"LLM drafts: {n_llm} tickets, fake LLM answering after {LLM_LATENCY_S:g} s, concurrency {LLM_CONCURRENCY}")
+    heading(
+        f"LLM drafts: {n_llm} tickets, fake LLM answering after {LLM_LATENCY_S:g} s, concurrency "
+        f"{LLM_CONCURRENCY}"
+    )
     llm_dataset = build_dataset(n_llm)
     with FakeLLM(latency=LLM_LATENCY_S) as fake:
         llm_settings = common.make_settings(
-            database_url=common.sqlite_url(WORK / "db" / "evals.db"), llm_base_url=fake.base_url, llm_api_key="bench",
-            llm_model="fake-model", llm_concurrency=LLM_CONCURRENCY,
+            database_url=common.sqlite_url(WORK / "db" / "evals.db"),
+            llm_base_url=fake.base_url,
+            llm_api_key="bench",
+            llm_model="fake-model",
+            llm_concurrency=LLM_CONCURRENCY,
         )
         llm = asyncio.run(run_eval(llm_settings, llm_dataset, runs / "llm", "llm", LLM_CONCURRENCY))
         fake_stats = fake.stats()
@@ -111,8 +156,14 @@ def main() -> None:
         ["measurement", "value"],
         [
             ["tickets", llm["tickets"]],
-            ["LLM calls (fake server)", f"{fake_stats['calls']} (peak {fake_stats['peak_in_flight']} in flight)"],
-            ["load / run / total seconds", f"{llm['load_seconds']} / {llm['run_seconds']} / {llm['total_seconds']}"],
+            [
+                "LLM calls (fake server)",
+                f"{fake_stats['calls']} (peak {fake_stats['peak_in_flight']} in flight)",
+            ],
+            [
+                "load / run / total seconds",
+                f"{llm['load_seconds']} / {llm['run_seconds']} / {llm['total_seconds']}",
+            ],
             ["lower bound: calls x latency / concurrency", f"{ideal:.1f} s"],
             ["efficiency (lower bound / run)", f"{ideal / llm['run_seconds']:.2f}"],
             ["generators", llm["drafts"]["generators"]],
@@ -122,22 +173,43 @@ def main() -> None:
     )
 
     heading("targets")
-    report.target(f"eval run, {n} tickets, template drafts (load + run)", template["total_seconds"], "<=", 60 * n / 1000, "s",
-                  f"run alone {template['run_seconds']} s")
-    report.target(f"LLM eval per 1,000 tickets (1 s/call, concurrency {LLM_CONCURRENCY})", per_1000_min, "<=", 15, "min",
-                  f"measured on {n_llm}: {llm['total_seconds']} s")
+    report.target(
+        f"eval run, {n} tickets, template drafts (load + run)",
+        template["total_seconds"],
+        "<=",
+        60 * n / 1000,
+        "s",
+        f"run alone {template['run_seconds']} s",
+    )
+    report.target(
+        f"LLM eval per 1,000 tickets (1 s/call, concurrency {LLM_CONCURRENCY})",
+        per_1000_min,
+        "<=",
+        15,
+        "min",
+        f"measured on {n_llm}: {llm['total_seconds']} s",
+    )
     report.print_targets()
-    report.details.update({
-        "setup_seconds": round(setup_s, 2),
-        "template": template,
-        "no_drafts": bare,
-        "llm": {**llm, "fake_llm": fake_stats, "latency_s": LLM_LATENCY_S, "concurrency": LLM_CONCURRENCY,
-                "lower_bound_seconds": round(ideal, 2), "extrapolated_minutes_per_1000": round(per_1000_min, 2)},
-        "notes": [
-            "in-process evals.runner, as `replydesk eval run` calls it (no interpreter start); no judge configured",
-            f"the target scales with --tickets: 60 s per 1,000 (here {n})",
-        ],
-    })
+    report.details.update(
+        {
+            "setup_seconds": round(setup_s, 2),
+            "template": template,
+            "no_drafts": bare,
+            "llm": {
+                **llm,
+                "fake_llm": fake_stats,
+                "latency_s": LLM_LATENCY_S,
+                "concurrency": LLM_CONCURRENCY,
+                "lower_bound_seconds": round(ideal, 2),
+                "extrapolated_minutes_per_1000": round(per_1000_min, 2),
+            },
+            "notes": [
+                "in-process evals.runner, as `replydesk eval run` calls it (no interpreter start); no "
+                "judge configured",
+                f"the target scales with --tickets: 60 s per 1,000 (here {n})",
+            ],
+        }
+    )
     report.write()
 
 

@@ -13,6 +13,10 @@ The sentences carry no numbers, dates or promises, so the service's guardrails a
 benchmark measures the service's own overhead, not repairs and fallbacks.
 """
 
+# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
+# (or a scale worker) loads only what it measures, after the environment is isolated.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import argparse
@@ -29,20 +33,118 @@ HOST = "127.0.0.1"
 
 # Greeting, three sentences citing P1, closing, signature: 3 core sentences for the language check.
 REPLIES: dict[str, list[str]] = {
-    "en": ["Hello,", "Thank you for contacting us about your order.", "We have looked into your request and the relevant policy applies to your case.", "Our team will check the details and come back to you as soon as possible.", "Kind regards,", "Tradewind Customer Service"],
-    "de": ["Guten Tag,", "vielen Dank für Ihre Nachricht zu Ihrer Bestellung.", "Wir haben Ihr Anliegen geprüft, und die entsprechende Richtlinie gilt für Ihren Fall.", "Unser Team prüft die Einzelheiten und meldet sich so schnell wie möglich bei Ihnen.", "Mit freundlichen Grüßen,", "Ihr Tradewind Kundenservice"],
-    "es": ["Hola,", "Gracias por ponerse en contacto con nosotros sobre su pedido.", "Hemos revisado su solicitud y la política correspondiente se aplica a su caso.", "Nuestro equipo comprobará los detalles y le responderá lo antes posible.", "Atentamente,", "Atención al cliente de Tradewind"],
-    "fr": ["Bonjour,", "Merci de nous avoir contactés au sujet de votre commande.", "Nous avons examiné votre demande et la politique correspondante s'applique à votre cas.", "Notre équipe va vérifier les détails et reviendra vers vous dès que possible.", "Cordialement,", "Le service client Tradewind"],
-    "it": ["Buongiorno,", "grazie per averci contattato in merito al suo ordine.", "Abbiamo esaminato la sua richiesta e la politica pertinente si applica al suo caso.", "Il nostro team verificherà i dettagli e le risponderà il prima possibile.", "Cordiali saluti,", "Servizio clienti Tradewind"],
-    "pt": ["Olá,", "obrigado por entrar em contacto connosco sobre a sua encomenda.", "Analisámos o seu pedido e a política correspondente aplica-se ao seu caso.", "A nossa equipa vai verificar os detalhes e responderá o mais rapidamente possível.", "Com os melhores cumprimentos,", "Apoio ao cliente Tradewind"],
-    "nl": ["Goedendag,", "bedankt voor uw bericht over uw bestelling.", "Wij hebben uw verzoek bekeken en het betreffende beleid is van toepassing op uw situatie.", "Ons team controleert de details en neemt zo snel mogelijk contact met u op.", "Met vriendelijke groet,", "Tradewind Klantenservice"],
-    "pl": ["Dzień dobry,", "dziękujemy za kontakt w sprawie Państwa zamówienia.", "Sprawdziliśmy Państwa zgłoszenie i odpowiednie zasady mają zastosowanie w tym przypadku.", "Nasz zespół sprawdzi szczegóły i odpowie tak szybko, jak to możliwe.", "Z poważaniem,", "Obsługa klienta Tradewind"],
-    "ja": ["お問い合わせいただきありがとうございます。", "ご注文の件について確認いたしました。", "該当するポリシーがお客様のケースに適用されます。", "担当チームが詳細を確認し、できるだけ早くご連絡いたします。", "よろしくお願いいたします。", "Tradewind カスタマーサービス"],
-    "zh": ["您好，", "感谢您就您的订单与我们联系。", "我们已经查看了您的请求，相关政策适用于您的情况。", "我们的团队会核实详细信息，并尽快回复您。", "此致敬礼，", "Tradewind 客户服务"],
-    "ko": ["안녕하세요,", "주문과 관련하여 문의해 주셔서 감사합니다.", "요청하신 내용을 검토했으며 해당 정책이 고객님의 경우에 적용됩니다.", "저희 팀이 세부 사항을 확인한 후 최대한 빨리 연락드리겠습니다.", "감사합니다,", "Tradewind 고객 서비스"],
-    "tr": ["Merhaba,", "siparişiniz hakkında bizimle iletişime geçtiğiniz için teşekkür ederiz.", "Talebinizi inceledik ve ilgili politika sizin durumunuz için geçerlidir.", "Ekibimiz ayrıntıları kontrol edecek ve en kısa sürede size dönüş yapacaktır.", "Saygılarımızla,", "Tradewind Müşteri Hizmetleri"],
-    "ru": ["Здравствуйте,", "благодарим Вас за обращение по поводу Вашего заказа.", "Мы рассмотрели Ваш запрос, и соответствующие правила применяются к Вашему случаю.", "Наша команда проверит подробности и ответит Вам как можно скорее.", "С уважением,", "Служба поддержки Tradewind"],
-    "ar": ["مرحباً،", "شكراً لتواصلك معنا بخصوص طلبك.", "لقد راجعنا طلبك وتنطبق السياسة ذات الصلة على حالتك.", "سيقوم فريقنا بالتحقق من التفاصيل والرد عليك في أقرب وقت ممكن.", "مع أطيب التحيات،", "خدمة عملاء Tradewind"],
+    "en": [
+        "Hello,",
+        "Thank you for contacting us about your order.",
+        "We have looked into your request and the relevant policy applies to your case.",
+        "Our team will check the details and come back to you as soon as possible.",
+        "Kind regards,",
+        "Tradewind Customer Service",
+    ],
+    "de": [
+        "Guten Tag,",
+        "vielen Dank für Ihre Nachricht zu Ihrer Bestellung.",
+        "Wir haben Ihr Anliegen geprüft, und die entsprechende Richtlinie gilt für Ihren Fall.",
+        "Unser Team prüft die Einzelheiten und meldet sich so schnell wie möglich bei Ihnen.",
+        "Mit freundlichen Grüßen,",
+        "Ihr Tradewind Kundenservice",
+    ],
+    "es": [
+        "Hola,",
+        "Gracias por ponerse en contacto con nosotros sobre su pedido.",
+        "Hemos revisado su solicitud y la política correspondiente se aplica a su caso.",
+        "Nuestro equipo comprobará los detalles y le responderá lo antes posible.",
+        "Atentamente,",
+        "Atención al cliente de Tradewind",
+    ],
+    "fr": [
+        "Bonjour,",
+        "Merci de nous avoir contactés au sujet de votre commande.",
+        "Nous avons examiné votre demande et la politique correspondante s'applique à votre cas.",
+        "Notre équipe va vérifier les détails et reviendra vers vous dès que possible.",
+        "Cordialement,",
+        "Le service client Tradewind",
+    ],
+    "it": [
+        "Buongiorno,",
+        "grazie per averci contattato in merito al suo ordine.",
+        "Abbiamo esaminato la sua richiesta e la politica pertinente si applica al suo caso.",
+        "Il nostro team verificherà i dettagli e le risponderà il prima possibile.",
+        "Cordiali saluti,",
+        "Servizio clienti Tradewind",
+    ],
+    "pt": [
+        "Olá,",
+        "obrigado por entrar em contacto connosco sobre a sua encomenda.",
+        "Analisámos o seu pedido e a política correspondente aplica-se ao seu caso.",
+        "A nossa equipa vai verificar os detalhes e responderá o mais rapidamente possível.",
+        "Com os melhores cumprimentos,",
+        "Apoio ao cliente Tradewind",
+    ],
+    "nl": [
+        "Goedendag,",
+        "bedankt voor uw bericht over uw bestelling.",
+        "Wij hebben uw verzoek bekeken en het betreffende beleid is van toepassing op uw situatie.",
+        "Ons team controleert de details en neemt zo snel mogelijk contact met u op.",
+        "Met vriendelijke groet,",
+        "Tradewind Klantenservice",
+    ],
+    "pl": [
+        "Dzień dobry,",
+        "dziękujemy za kontakt w sprawie Państwa zamówienia.",
+        "Sprawdziliśmy Państwa zgłoszenie i odpowiednie zasady mają zastosowanie w tym przypadku.",
+        "Nasz zespół sprawdzi szczegóły i odpowie tak szybko, jak to możliwe.",
+        "Z poważaniem,",
+        "Obsługa klienta Tradewind",
+    ],
+    "ja": [
+        "お問い合わせいただきありがとうございます。",
+        "ご注文の件について確認いたしました。",
+        "該当するポリシーがお客様のケースに適用されます。",
+        "担当チームが詳細を確認し、できるだけ早くご連絡いたします。",
+        "よろしくお願いいたします。",
+        "Tradewind カスタマーサービス",
+    ],
+    "zh": [
+        "您好，",
+        "感谢您就您的订单与我们联系。",
+        "我们已经查看了您的请求，相关政策适用于您的情况。",
+        "我们的团队会核实详细信息，并尽快回复您。",
+        "此致敬礼，",
+        "Tradewind 客户服务",
+    ],
+    "ko": [
+        "안녕하세요,",
+        "주문과 관련하여 문의해 주셔서 감사합니다.",
+        "요청하신 내용을 검토했으며 해당 정책이 고객님의 경우에 적용됩니다.",
+        "저희 팀이 세부 사항을 확인한 후 최대한 빨리 연락드리겠습니다.",
+        "감사합니다,",
+        "Tradewind 고객 서비스",
+    ],
+    "tr": [
+        "Merhaba,",
+        "siparişiniz hakkında bizimle iletişime geçtiğiniz için teşekkür ederiz.",
+        "Talebinizi inceledik ve ilgili politika sizin durumunuz için geçerlidir.",
+        "Ekibimiz ayrıntıları kontrol edecek ve en kısa sürede size dönüş yapacaktır.",
+        "Saygılarımızla,",
+        "Tradewind Müşteri Hizmetleri",
+    ],
+    "ru": [
+        "Здравствуйте,",
+        "благодарим Вас за обращение по поводу Вашего заказа.",
+        "Мы рассмотрели Ваш запрос, и соответствующие правила применяются к Вашему случаю.",
+        "Наша команда проверит подробности и ответит Вам как можно скорее.",
+        "С уважением,",
+        "Служба поддержки Tradewind",
+    ],
+    "ar": [
+        "مرحباً،",
+        "شكراً لتواصلك معنا بخصوص طلبك.",
+        "لقد راجعنا طلبك وتنطبق السياسة ذات الصلة على حالتك.",
+        "سيقوم فريقنا بالتحقق من التفاصيل والرد عليك في أقرب وقت ممكن.",
+        "مع أطيب التحيات،",
+        "خدمة عملاء Tradewind",
+    ],
 }
 _LANGUAGE = [
     # Lazy, because names can hold parentheses themselves: "Write in Chinese (Simplified) (zh)".
@@ -63,7 +165,9 @@ def requested_language(messages: list[dict[str, Any]]) -> str:
 
 def reply_json(language: str) -> str:
     lines = REPLIES[language]
-    sentences = [{"text": t, "passage_ids": ["P1"] if 0 < i < len(lines) - 2 else []} for i, t in enumerate(lines)]
+    sentences = [
+        {"text": t, "passage_ids": ["P1"] if 0 < i < len(lines) - 2 else []} for i, t in enumerate(lines)
+    ]
     return json.dumps({"language": language, "sentences": sentences}, ensure_ascii=False)
 
 
@@ -80,8 +184,11 @@ class Stats:
     def as_dict(self) -> dict[str, int]:
         with self.lock:
             return {
-                "calls": self.calls, "stream_calls": self.stream_calls, "text_calls": self.text_calls,
-                "peak_in_flight": self.peak_in_flight, "prompt_chars": self.prompt_chars,
+                "calls": self.calls,
+                "stream_calls": self.stream_calls,
+                "text_calls": self.text_calls,
+                "peak_in_flight": self.peak_in_flight,
+                "prompt_chars": self.prompt_chars,
             }
 
 
@@ -89,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real endpoint
     server: FakeServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:  # the stdlib's signature; silence
         return
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -134,21 +241,34 @@ class Handler(BaseHTTPRequestHandler):
             if self.server.latency:
                 time.sleep(self.server.latency)
             language = requested_language(messages)
-            if structured:
-                content = reply_json(language)
-            else:
-                content = " ".join(REPLIES[language])
+            content = reply_json(language) if structured else " ".join(REPLIES[language])
             model = str(request.get("model", "fake"))
             if stream:
                 self._stream(content, model)
             else:
                 prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
                 completion_tokens = max(1, len(content) // 4)
-                self._send(200, {
-                    "id": f"chatcmpl-fake-{stats.calls}", "object": "chat.completion", "created": int(time.time()), "model": model,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-fake-{stats.calls}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": content},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens,
+                        },
+                    },
+                )
         finally:
             with stats.lock:
                 stats.in_flight -= 1
@@ -162,8 +282,13 @@ class Handler(BaseHTTPRequestHandler):
         created = int(time.time())
 
         def event(delta: dict[str, Any], finish: str | None = None) -> None:
-            chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             self._chunk(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
 
         event({"role": "assistant", "content": ""})
@@ -213,7 +338,16 @@ class FakeLLM:
             sock.bind((HOST, 0))
             self.port = sock.getsockname()[1]
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--port", str(self.port), "--latency", str(self.latency), "--token-delay", str(self.token_delay)]
+            [
+                sys.executable,
+                __file__,
+                "--port",
+                str(self.port),
+                "--latency",
+                str(self.latency),
+                "--token-delay",
+                str(self.token_delay),
+            ]
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

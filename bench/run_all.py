@@ -23,7 +23,9 @@ ORDER = ["triage", "search", "drafts", "review", "evals"]
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="Shrink every benchmark: a smoke run, not a measurement.")
+    p.add_argument(
+        "--quick", action="store_true", help="Shrink every benchmark: a smoke run, not a measurement."
+    )
     p.add_argument("--only", help=f"Comma-separated subset of {','.join(ORDER)}.")
     args = p.parse_args()
     chosen = [b for b in ORDER if not args.only or b in args.only.split(",")]
@@ -35,7 +37,10 @@ def main() -> int:
         t0 = time.perf_counter()
         result_file = RESULTS / f"{name}.json"
         result_file.unlink(missing_ok=True)
-        code = subprocess.run([sys.executable, str(common.BENCH / f"{name}.py"), *(["--quick"] if args.quick else [])], check=False).returncode
+        code = subprocess.run(
+            [sys.executable, str(common.BENCH / f"{name}.py"), *(["--quick"] if args.quick else [])],
+            check=False,
+        ).returncode
         outcomes[name] = {"exit_code": code, "seconds": round(time.perf_counter() - t0, 1)}
         if code == 0 and result_file.exists():
             outcomes[name]["results"] = json.loads(result_file.read_text())
@@ -48,20 +53,36 @@ def main() -> int:
             rows.append([name, "CRASHED" if outcome["exit_code"] else "no results", "-", "-", "-"])
             continue
         for t in results["targets"]:
-            rows.append([name, t["name"], common.fmt(t["value"], t["unit"]), f"{t['op']} {common.fmt(t['target'], t['unit'])}", t["verdict"]])
+            rows.append(
+                [
+                    name,
+                    t["name"],
+                    common.fmt(t["value"], t["unit"]),
+                    f"{t['op']} {common.fmt(t['target'], t['unit'])}",
+                    t["verdict"],
+                ]
+            )
     print_table(["benchmark", "target", "measured", "goal", "verdict"], rows)
     verdicts = [r[4] for r in rows]
-    print(f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS, "
-          f"{sum(1 for o in outcomes.values() if o['exit_code'])} crashed")
+    print(
+        f"\n{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS, "
+        f"{sum(1 for o in outcomes.values() if o['exit_code'])} crashed"
+    )
     if args.quick:
-        print("(quick run: sizes are shrunk; use the numbers to check the benchmarks work, not to judge the targets)")
+        print(
+            "(quick run: sizes are shrunk; use the numbers to check the benchmarks work, not to judge the "
+            "targets)"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {
         "quick": args.quick,
         "machine": common.machine_facts(),
         "benchmarks": {
-            name: {"exit_code": o["exit_code"], "seconds": o["seconds"],
-                   "targets": o["results"]["targets"] if isinstance(o.get("results"), dict) else None}  # type: ignore[index]
+            name: {
+                "exit_code": o["exit_code"],
+                "seconds": o["seconds"],
+                "targets": o["results"]["targets"] if isinstance(o.get("results"), dict) else None,
+            }  # type: ignore[index]
             for name, o in outcomes.items()
         },
     }

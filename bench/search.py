@@ -14,6 +14,10 @@
    child process so its memory numbers are its own.
 """
 
+# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
+# (or a scale worker) loads only what it measures, after the environment is isolated.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import asyncio
@@ -88,7 +92,9 @@ class LocalSearch:
         settings = common.make_settings(data_dir=local_data_dir())
         tokens.configure(settings.tiktoken_cache_dir)
         embedder = BundledEmbedder()
-        self.triager = Triager(settings, TriageModel.load(settings.resolved_triage_model), embedder, LanguageIdentifier())
+        self.triager = Triager(
+            settings, TriageModel.load(settings.resolved_triage_model), embedder, LanguageIdentifier()
+        )
         self.kb = await open_knowledge_base(settings, embedder)
         return self
 
@@ -101,15 +107,24 @@ class LocalSearch:
         t1 = time.perf_counter()
         prior = self.triager.intent_prior(q["query"][:2000])
         t2 = time.perf_counter()
-        await self.kb.search(q["query"], k=5, language=language, filters=Filters(seller=q.get("seller")), intent_prior=prior)
+        await self.kb.search(
+            q["query"], k=5, language=language, filters=Filters(seller=q.get("seller")), intent_prior=prior
+        )
         t3 = time.perf_counter()
-        return {"language_ms": (t1 - t0) * 1000, "intent_prior_ms": (t2 - t1) * 1000, "kb_search_ms": (t3 - t2) * 1000, "total_ms": (t3 - t0) * 1000}
+        return {
+            "language_ms": (t1 - t0) * 1000,
+            "intent_prior_ms": (t2 - t1) * 1000,
+            "kb_search_ms": (t3 - t2) * 1000,
+            "total_ms": (t3 - t0) * 1000,
+        }
 
     async def close(self) -> None:
         await self.kb.close()
 
 
-async def interleaved_search(server: Server, key: str, queries: list[dict[str, Any]], n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+async def interleaved_search(
+    server: Server, key: str, queries: list[dict[str, Any]], n: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each query over HTTP, then in-process, then a /health round trip: all three see the same noise."""
     import httpx
 
@@ -120,16 +135,22 @@ async def interleaved_search(server: Server, key: str, queries: list[dict[str, A
     health: list[float] = []
     parts: dict[str, list[float]] = defaultdict(list)
     try:
-        with httpx.Client(timeout=30.0) as client:
+        async with httpx.AsyncClient(timeout=30.0) as client:
             for _ in range(2):  # warm-up: every query twice, both ways
                 for q in queries:
-                    client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key)).raise_for_status()
+                    (
+                        await client.post(
+                            f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key)
+                        )
+                    ).raise_for_status()
                     await local.one(q)
             done = 0
             while done < n:
                 for q in queries[: n - done]:
                     started = time.perf_counter()
-                    response = client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key))
+                    response = await client.post(
+                        f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key)
+                    )
                     elapsed = ms_since(started)
                     response.raise_for_status()
                     samples.append(elapsed)
@@ -139,7 +160,7 @@ async def interleaved_search(server: Server, key: str, queries: list[dict[str, A
                     for name, value in (await local.one(q)).items():
                         parts[name].append(value)
                     started = time.perf_counter()
-                    client.get(f"{server.url}/health")
+                    await client.get(f"{server.url}/health")
                     health.append(ms_since(started))
                     done += 1
     finally:
@@ -198,7 +219,9 @@ async def reingest_in_process(rounds: int) -> dict[str, Any]:
     finally:
         await store.close()
     return {
-        "open_seconds": round(open_s, 3), "ingest_seconds": [round(s, 3) for s in seconds], "summary": lines[-1],
+        "open_seconds": round(open_s, 3),
+        "ingest_seconds": [round(s, 3) for s in seconds],
+        "summary": lines[-1],
         "breakdown_seconds": {k: round(v, 3) for k, v in parts.items()},
     }
 
@@ -208,7 +231,14 @@ def reingest_cli(rounds: int) -> dict[str, Any]:
 
     def timed(*argv: str) -> tuple[float, str]:
         started = time.perf_counter()
-        out = subprocess.run([*common.replydesk_command(), *argv], env=env, cwd=WORK, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [*common.replydesk_command(), *argv],
+            env=env,
+            cwd=WORK,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return time.perf_counter() - started, out.stdout
 
     start_only = [timed("--help")[0] for _ in range(rounds)]
@@ -243,12 +273,12 @@ def sentence_pool() -> tuple[dict[str, list[tuple[str, str]]], list[Any], list[i
     documents = [d for d in documents if d.policy_type != "style_guide"]
     by_locale: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for doc in documents:
-        for line in doc.body.splitlines():
-            line = line.strip()
-            if not line or line.startswith(("#", "|", "---")):
+        for raw in doc.body.splitlines():
+            stripped = raw.strip()
+            if not stripped or stripped.startswith(("#", "|", "---")):
                 continue
-            line = re.sub(r"^(?:[-*]|\d+\.)\s+", "", line)
-            for sentence in _SPLIT.split(line):
+            text = re.sub(r"^(?:[-*]|\d+\.)\s+", "", stripped)
+            for sentence in _SPLIT.split(text):
                 if len(sentence) >= 25:
                     by_locale[doc.locale].append((doc.id, sentence))
     chunker = Chunker(220, 30)
@@ -289,10 +319,22 @@ def corpus(n: int, seed: int = SEED) -> list[Any]:
         heading = f"Abschnitt {section + 1}" if base.locale == "de" else f"Section {section + 1}"
         chunks.append(
             Chunk(
-                id=f"{doc_id}@{base.locale}#s{section}~0", doc_id=doc_id, locale=base.locale, title=base.title,
-                heading_path=[base.title, heading], section=section + 1, part=0, text=" ".join(parts)[: max(target, 120)],
-                policy_type=base.policy_type, scope=scope, version=1, effective_from=base.effective_from,
-                intents=list(base.intents), facts=dict(base.facts), source=f"synthetic/{doc_id}.md", doc_hash=f"syn{i}",
+                id=f"{doc_id}@{base.locale}#s{section}~0",
+                doc_id=doc_id,
+                locale=base.locale,
+                title=base.title,
+                heading_path=[base.title, heading],
+                section=section + 1,
+                part=0,
+                text=" ".join(parts)[: max(target, 120)],
+                policy_type=base.policy_type,
+                scope=scope,
+                version=1,
+                effective_from=base.effective_from,
+                intents=list(base.intents),
+                facts=dict(base.facts),
+                source=f"synthetic/{doc_id}.md",
+                doc_hash=f"syn{i}",
             )
         )
     return chunks
@@ -400,8 +442,15 @@ async def scale_worker(n: int, pool: int, rounds: int) -> dict[str, Any]:
     out["chroma_insert_seconds"] = round(insert_s, 2)
     out["chroma_insert_per_second"] = round(n / insert_s, 1)
     await store.set_pointer(
-        {"collection": build, "embedder": BUNDLED_NAME, "dimensions": int(vectors.shape[1]), "manifest_hash": f"synthetic-{n}",
-         "documents": n // CHUNKS_PER_DOC, "chunks": n, "built_at": "synthetic"}
+        {
+            "collection": build,
+            "embedder": BUNDLED_NAME,
+            "dimensions": int(vectors.shape[1]),
+            "manifest_hash": f"synthetic-{n}",
+            "documents": n // CHUNKS_PER_DOC,
+            "chunks": n,
+            "built_at": "synthetic",
+        }
     )
     del vectors, metadatas
     gc.collect()
@@ -422,7 +471,9 @@ async def scale_worker(n: int, pool: int, rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         for q in queries:
             t0 = time.perf_counter()
-            result = await kb.search(q["query"], k=5, language=q["language"], filters=Filters(seller=q.get("seller")))
+            result = await kb.search(
+                q["query"], k=5, language=q["language"], filters=Filters(seller=q.get("seller"))
+            )
             samples.append(ms_since(t0))
             for stage, value in result.timings_ms.items():
                 stages[stage].append(value)
@@ -438,7 +489,18 @@ def run_scale_size(n: int, pool: int, rounds: int) -> dict[str, Any]:
     result_file = SCALE / f"result-{n}.json"
     result_file.unlink(missing_ok=True)
     subprocess.run(
-        [sys.executable, __file__, "--scale-worker", str(n), "--pool", str(pool), "--rounds", str(rounds), "--out", str(result_file)],
+        [
+            sys.executable,
+            __file__,
+            "--scale-worker",
+            str(n),
+            "--pool",
+            str(pool),
+            "--rounds",
+            str(rounds),
+            "--out",
+            str(result_file),
+        ],
         check=True,
     )
     data: dict[str, Any] = json.loads(result_file.read_text())
@@ -474,21 +536,37 @@ def main() -> None:
     queries = pick_queries(30)
     languages = sorted({q["language"] for q in queries})
 
-    heading(f"POST /v1/kb/search over HTTP: {len(queries)} queries in {len(languages)} languages ({', '.join(languages)}), "
-            f"{n} requests, each followed by the same search in-process")
+    heading(
+        f"POST /v1/kb/search over HTTP: {len(queries)} queries in {len(languages)} languages "
+        f"({', '.join(languages)}), "
+        f"{n} requests, each followed by the same search in-process"
+    )
     with Server("search", common.base_settings(database_url=db_url)) as server:
         http, local = asyncio.run(interleaved_search(server, key, queries, n))
         server_memory = server.memory_mib()
     c = http["client_ms"]
     rows = [["HTTP POST /v1/kb/search (client)", c["n"], c["p50"], c["p95"], c["p99"]]]
-    rows.append(["  GET /health (HTTP floor)", http["health_floor_ms"]["n"], http["health_floor_ms"]["p50"], http["health_floor_ms"]["p95"], http["health_floor_ms"]["p99"]])
+    rows.append(
+        [
+            "  GET /health (HTTP floor)",
+            http["health_floor_ms"]["n"],
+            http["health_floor_ms"]["p50"],
+            http["health_floor_ms"]["p95"],
+            http["health_floor_ms"]["p99"],
+        ]
+    )
     for name, s in local.items():
         rows.append([f"in-process {name.removesuffix('_ms')}", s["n"], s["p50"], s["p95"], s["p99"]])
     print_table(["measurement", "n", "p50 ms", "p95 ms", "p99 ms"], rows)
     ratio = c["p50"] / local["total_ms"]["p50"] if local["total_ms"]["p50"] else None
     print(f"\nratio HTTP p50 / in-process p50: {ratio:.2f}x")
-    print("server-side KnowledgeBase.search stages (mean ms): " + ", ".join(f"{k} {v}" for k, v in http["server_kb_stages_mean_ms"].items()))
-    print("HTTP p50 by language (ms): " + ", ".join(f"{k} {v}" for k, v in http["per_language_p50_ms"].items()))
+    print(
+        "server-side KnowledgeBase.search stages (mean ms): "
+        + ", ".join(f"{k} {v}" for k, v in http["server_kb_stages_mean_ms"].items())
+    )
+    print(
+        "HTTP p50 by language (ms): " + ", ".join(f"{k} {v}" for k, v in http["per_language_p50_ms"].items())
+    )
 
     heading("re-ingest of the unchanged KB")
     rounds_ingest = 2 if args.quick else 3
@@ -497,13 +575,25 @@ def main() -> None:
     print_table(
         ["measurement", "seconds"],
         [
-            ["in-process ingest() (each round)", ", ".join(f"{s:.2f}" for s in ingest_local["ingest_seconds"])],
+            [
+                "in-process ingest() (each round)",
+                ", ".join(f"{s:.2f}" for s in ingest_local["ingest_seconds"]),
+            ],
             ["  opening embedder + Chroma first", f"{ingest_local['open_seconds']:.2f}"],
             *[[f"  of which {k}", f"{v:.2f}"] for k, v in ingest_local["breakdown_seconds"].items()],
-            ["`replydesk kb ingest` wall (each)", ", ".join(f"{s:.2f}" for s in ingest_cli["cli_wall_seconds"])],
-            ["`replydesk --help` wall (start-up)", ", ".join(f"{s:.2f}" for s in ingest_cli["cli_start_seconds"])],
+            [
+                "`replydesk kb ingest` wall (each)",
+                ", ".join(f"{s:.2f}" for s in ingest_cli["cli_wall_seconds"]),
+            ],
+            [
+                "`replydesk --help` wall (start-up)",
+                ", ".join(f"{s:.2f}" for s in ingest_cli["cli_start_seconds"]),
+            ],
             ["CLI minus start-up (medians)", f"{ingest_cli['cli_minus_start_seconds']:.2f}"],
-            ["ingest time the CLI reports", ", ".join(f"{s:.2f}" for s in ingest_cli["cli_reported_ingest_seconds"])],
+            [
+                "ingest time the CLI reports",
+                ", ".join(f"{s:.2f}" for s in ingest_cli["cli_reported_ingest_seconds"]),
+            ],
         ],
     )
 
@@ -512,10 +602,16 @@ def main() -> None:
         heading(f"scale: embedding a pool of {pool:,} synthetic chunks with the bundled embedder")
         embedding = embed_pool(pool)
         scale["embedding"] = embedding
-        print(f"  {embedding['chunks_per_second']} chunks/s ({embedding['mean_chars']} characters per chunk on average)")
+        print(
+            f"  {embedding['chunks_per_second']} chunks/s ({embedding['mean_chars']} characters per chunk "
+            "on average)"
+        )
         scale["sizes"] = {}
         for size in sizes:
-            heading(f"scale: {size:,} chunks" + (f" ({size - pool:,} as mixtures of the {pool:,} real vectors)" if size > pool else ""))
+            heading(
+                f"scale: {size:,} chunks"
+                + (f" ({size - pool:,} as mixtures of the {pool:,} real vectors)" if size > pool else "")
+            )
             result = run_scale_size(size, pool, rounds)
             scale["sizes"][str(size)] = result
         table = []
@@ -523,49 +619,94 @@ def main() -> None:
             real = r["embedded_real"]
             embed_s = real / embedding["chunks_per_second"]
             est = int(size) / embedding["chunks_per_second"]
-            table.append([
-                f"{int(size):,}",
-                f"{embedding['chunks_per_second']:.0f}/s ({embed_s:.0f} s)" if not r["mixture_vectors"] else f"mixture; est. {est / 60:.1f} min",
-                f"{r['chroma_insert_per_second']:.0f}/s ({r['chroma_insert_seconds']:.1f} s)",
-                f"{r['bm25_build_seconds']:.2f} s",
-                f"{r['bm25_matrix_mib']} MiB / {r['bm25_vocabulary']:,} terms",
-                f"{r['kb_load_seconds']:.1f} s (+{r['kb_load_rss_delta_mib']:.0f} MiB)",
-                r["search_ms"]["p50"], r["search_ms"]["p95"],
-                r["rss_after_mib"]["VmRSS"],
-            ])
+            table.append(
+                [
+                    f"{int(size):,}",
+                    f"{embedding['chunks_per_second']:.0f}/s ({embed_s:.0f} s)"
+                    if not r["mixture_vectors"]
+                    else f"mixture; est. {est / 60:.1f} min",
+                    f"{r['chroma_insert_per_second']:.0f}/s ({r['chroma_insert_seconds']:.1f} s)",
+                    f"{r['bm25_build_seconds']:.2f} s",
+                    f"{r['bm25_matrix_mib']} MiB / {r['bm25_vocabulary']:,} terms",
+                    f"{r['kb_load_seconds']:.1f} s (+{r['kb_load_rss_delta_mib']:.0f} MiB)",
+                    r["search_ms"]["p50"],
+                    r["search_ms"]["p95"],
+                    r["rss_after_mib"]["VmRSS"],
+                ]
+            )
         print()
-        print_table(["chunks", "embedding", "Chroma insert", "BM25 build", "BM25 matrix", "KB load", "search p50 ms", "p95 ms", "RSS MiB"], table)
-        print("\nsearch stages, mean ms, per size: " + "; ".join(
-            f"{int(s):,}: " + ", ".join(f"{k.removesuffix('_ms')} {v}" for k, v in r["search_stages_mean_ms"].items())
-            for s, r in scale["sizes"].items()
-        ))
+        print_table(
+            [
+                "chunks",
+                "embedding",
+                "Chroma insert",
+                "BM25 build",
+                "BM25 matrix",
+                "KB load",
+                "search p50 ms",
+                "p95 ms",
+                "RSS MiB",
+            ],
+            table,
+        )
+        print(
+            "\nsearch stages, mean ms, per size: "
+            + "; ".join(
+                f"{int(s):,}: "
+                + ", ".join(f"{k.removesuffix('_ms')} {v}" for k, v in r["search_stages_mean_ms"].items())
+                for s, r in scale["sizes"].items()
+            )
+        )
         if any(r["mixture_vectors"] for r in scale["sizes"].values()):
-            print(f"note: sizes above {pool:,} use mixtures of the {pool:,} real vectors (embedding them all would take "
-                  f"~{max(sizes) / embedding['chunks_per_second'] / 60:.0f} min at the measured rate); their texts are real recombinations, "
-                  "so BM25 and Chroma see the full size.")
+            print(
+                f"note: sizes above {pool:,} use mixtures of the {pool:,} real vectors (embedding them all "
+                "would take "
+                f"~{max(sizes) / embedding['chunks_per_second'] / 60:.0f} min at the measured rate); their "
+                "texts are real recombinations, "
+                "so BM25 and Chroma see the full size."
+            )
 
     heading("targets")
-    report.target("KB search p50 (HTTP)", c["p50"], "<=", 15, "ms", f"in-process p50 {local['total_ms']['p50']} ms")
+    report.target(
+        "KB search p50 (HTTP)", c["p50"], "<=", 15, "ms", f"in-process p50 {local['total_ms']['p50']} ms"
+    )
     report.target("KB search p95 (HTTP)", c["p95"], "<=", 40, "ms")
-    report.target("re-ingest unchanged KB, in-process ingest()", statistics.median(ingest_local["ingest_seconds"]), "<=", 2, "s")
-    report.target("re-ingest unchanged KB, CLI minus start-up", ingest_cli["cli_minus_start_seconds"], "<=", 2, "s",
-                  f"CLI wall {statistics.median(ingest_cli['cli_wall_seconds']):.2f} s")
+    report.target(
+        "re-ingest unchanged KB, in-process ingest()",
+        statistics.median(ingest_local["ingest_seconds"]),
+        "<=",
+        2,
+        "s",
+    )
+    report.target(
+        "re-ingest unchanged KB, CLI minus start-up",
+        ingest_cli["cli_minus_start_seconds"],
+        "<=",
+        2,
+        "s",
+        f"CLI wall {statistics.median(ingest_cli['cli_wall_seconds']):.2f} s",
+    )
     report.print_targets()
-    report.details.update({
-        "setup_seconds": round(setup_s, 2),
-        "queries": [q["id"] for q in queries],
-        "http": http,
-        "in_process_ms": local,
-        "ratio_http_to_in_process_p50": round(ratio, 3) if ratio else None,
-        "server_memory_mib": server_memory,
-        "reingest": {"in_process": ingest_local, "cli": ingest_cli},
-        "scale": scale,
-        "notes": [
-            "HTTP queries carry no language: the server identifies it and computes the triage intent prior, as the endpoint does",
-            "scale searches are in-process KnowledgeBase.search (hybrid) with the query's language and no intent prior",
-            f"scale sizes above the pool ({pool}) use noisy mixtures of real vectors, not embeddings of their texts",
-        ],
-    })
+    report.details.update(
+        {
+            "setup_seconds": round(setup_s, 2),
+            "queries": [q["id"] for q in queries],
+            "http": http,
+            "in_process_ms": local,
+            "ratio_http_to_in_process_p50": round(ratio, 3) if ratio else None,
+            "server_memory_mib": server_memory,
+            "reingest": {"in_process": ingest_local, "cli": ingest_cli},
+            "scale": scale,
+            "notes": [
+                "HTTP queries carry no language: the server identifies it and computes the triage intent "
+                "prior, as the endpoint does",
+                "scale searches are in-process KnowledgeBase.search (hybrid) with the query's language and "
+                "no intent prior",
+                f"scale sizes above the pool ({pool}) use noisy mixtures of real vectors, not embeddings of "
+                "their texts",
+            ],
+        }
+    )
     report.write()
 
 

@@ -9,6 +9,10 @@ keep-alive connection, after a warm-up); a batch of 256 >= 300 messages/s; spawn
 two are measured interleaved, call by call, so machine noise hits both alike.
 """
 
+# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
+# (or a scale worker) loads only what it measures, after the environment is isolated.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import statistics
@@ -33,8 +37,13 @@ PAYLOAD: dict[str, Any] = {
     "channel": "email",
     "customer": {"name": "Maria Rossi", "locale": "en-GB", "tier": "standard"},
     "order": {
-        "id": "TW-4821-7730", "status": "delivered", "placed_at": "2026-11-01", "delivered_at": "2026-11-21",
-        "seller": {"id": "nordic-home", "name": "Nordic Home"}, "amount": 49.9, "currency": "EUR",
+        "id": "TW-4821-7730",
+        "status": "delivered",
+        "placed_at": "2026-11-01",
+        "delivered_at": "2026-11-21",
+        "seller": {"id": "nordic-home", "name": "Nordic Home"},
+        "amount": 49.9,
+        "currency": "EUR",
         "items": [{"name": "Stainless steel kettle 1.7 l", "quantity": 1, "price": 49.9}],
     },
 }
@@ -57,7 +66,12 @@ class Local:
 
         settings = common.make_settings()
         tokens.configure(settings.tiktoken_cache_dir)
-        self.triager = Triager(settings, TriageModel.load(settings.resolved_triage_model), BundledEmbedder(), LanguageIdentifier())
+        self.triager = Triager(
+            settings,
+            TriageModel.load(settings.resolved_triage_model),
+            BundledEmbedder(),
+            LanguageIdentifier(),
+        )
         self.ticket = msgspec.convert(PAYLOAD, TicketIn)
         self.batch = [msgspec.convert(item, TicketIn) for item in batch_items()]
         # Exactly the text the classifier embeds: the embedding alone is the floor under the floor.
@@ -79,13 +93,22 @@ class Local:
         return time.perf_counter() - started
 
 
-def single(client: Any, server: Server, key: str, local: Local, warmup: int, n: int) -> dict[str, list[float]]:
+def single(
+    client: Any, server: Server, key: str, local: Local, *, warmup: int, n: int
+) -> dict[str, list[float]]:
     """HTTP and in-process calls interleaved, so both see the same machine noise."""
     for _ in range(warmup):
         client.post(f"{server.url}/v1/triage", json=PAYLOAD, headers=auth(key)).raise_for_status()
         local.triage()
         local.embed()
-    out: dict[str, list[float]] = {"http": [], "server": [], "local": [], "local_model": [], "embed": [], "health": []}
+    out: dict[str, list[float]] = {
+        "http": [],
+        "server": [],
+        "local": [],
+        "local_model": [],
+        "embed": [],
+        "health": [],
+    }
     for _ in range(n):
         started = time.perf_counter()
         response = client.post(f"{server.url}/v1/triage", json=PAYLOAD, headers=auth(key))
@@ -118,8 +141,14 @@ def batches(client: Any, server: Server, key: str, local: Local, rounds: int) ->
         seconds = time.perf_counter() - started
         response.raise_for_status()
         local_s = local.triage_batch()
-        out.append({"seconds": seconds, "per_second": BATCH / seconds, "server_ms": float(response.json()["elapsed_ms"]),
-                    "in_process_per_second": BATCH / local_s})
+        out.append(
+            {
+                "seconds": seconds,
+                "per_second": BATCH / seconds,
+                "server_ms": float(response.json()["elapsed_ms"]),
+                "in_process_per_second": BATCH / local_s,
+            }
+        )
     return out
 
 
@@ -157,8 +186,11 @@ def main() -> None:
         heading("loading the triage model in this process too (the in-process floor)")
         local = Local()
         with httpx.Client(timeout=30.0) as client:
-            heading(f"single message ({len(MESSAGE)} characters): {n} rounds of HTTP request, in-process call, /health")
-            runs = single(client, server, key, local, 30, n)
+            heading(
+                f"single message ({len(MESSAGE)} characters): {n} rounds of HTTP request, in-process call, "
+                "/health"
+            )
+            runs = single(client, server, key, local, warmup=30, n=n)
             heading(f"batch of {BATCH}: {rounds} rounds of HTTP and in-process")
             rounds_out = batches(client, server, key, local, rounds)
         cpu_s = server.cpu_seconds()
@@ -177,27 +209,57 @@ def main() -> None:
     ratio = http["p50"] / loc["p50"] if loc["p50"] else None
     print_table(
         ["measurement", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-        [[label, s["n"], s["p50"], s["p95"], s["p99"], s["max"]] for label, s in (
-            ("HTTP POST /v1/triage (client)", http),
-            ("  server-reported triage total", srv),
-            ("  GET /health (HTTP floor)", health),
-            ("in-process Triager.triage", loc),
-            ("  of which model (embed + heads)", loc_model),
-            (f"  embedding alone ({len(local.text)} chars)", embed),
-        )],
+        [
+            [label, s["n"], s["p50"], s["p95"], s["p99"], s["max"]]
+            for label, s in (
+                ("HTTP POST /v1/triage (client)", http),
+                ("  server-reported triage total", srv),
+                ("  GET /health (HTTP floor)", health),
+                ("in-process Triager.triage", loc),
+                ("  of which model (embed + heads)", loc_model),
+                (f"  embedding alone ({len(local.text)} chars)", embed),
+            )
+        ],
     )
-    print(f"\nratio HTTP p50 / in-process p50: {ratio:.2f}x  (HTTP + database overhead p50 ≈ {http['p50'] - loc['p50']:.2f} ms)")
-    print(f"batch of {BATCH} over HTTP: " + ", ".join(f"{r:.0f}/s" for r in rates) + f"  (median {statistics.median(rates):.0f}/s); "
-          f"in-process triage_many: median {statistics.median(local_rates):.0f}/s")
-    print(f"server memory after the runs: VmRSS {memory['VmRSS']} MiB, peak VmHWM {memory['VmHWM']} MiB; server CPU {cpu_s:.1f} s")
+    print(
+        f"\nratio HTTP p50 / in-process p50: {ratio:.2f}x  (HTTP + database overhead p50 ≈ "
+        f"{http['p50'] - loc['p50']:.2f} ms)"
+    )
+    print(
+        f"batch of {BATCH} over HTTP: "
+        + ", ".join(f"{r:.0f}/s" for r in rates)
+        + f"  (median {statistics.median(rates):.0f}/s); "
+        f"in-process triage_many: median {statistics.median(local_rates):.0f}/s"
+    )
+    print(
+        f"server memory after the runs: VmRSS {memory['VmRSS']} MiB, peak VmHWM {memory['VmHWM']} MiB; "
+        f"server CPU {cpu_s:.1f} s"
+    )
 
     heading("targets")
-    report.target("triage p50 (HTTP, ~500 chars)", http["p50"], "<=", 10, "ms", f"in-process p50 {loc['p50']} ms, embedding {embed['p50']} ms")
+    report.target(
+        "triage p50 (HTTP, ~500 chars)",
+        http["p50"],
+        "<=",
+        10,
+        "ms",
+        f"in-process p50 {loc['p50']} ms, embedding {embed['p50']} ms",
+    )
     report.target("triage p95 (HTTP, ~500 chars)", http["p95"], "<=", 25, "ms")
-    report.target(f"batch {BATCH} throughput (median)", statistics.median(rates), ">=", 300, "msg/s",
-                  f"in-process {statistics.median(local_rates):.0f}/s")
-    report.target("start to ready (worst)", max(ready), "<=", 10, "s", f"median {statistics.median(ready):.2f} s")
-    report.target("server VmRSS after runs", memory["VmRSS"], "<=", 1024, "MiB", f"peak VmHWM {memory['VmHWM']} MiB")
+    report.target(
+        f"batch {BATCH} throughput (median)",
+        statistics.median(rates),
+        ">=",
+        300,
+        "msg/s",
+        f"in-process {statistics.median(local_rates):.0f}/s",
+    )
+    report.target(
+        "start to ready (worst)", max(ready), "<=", 10, "s", f"median {statistics.median(ready):.2f} s"
+    )
+    report.target(
+        "server VmRSS after runs", memory["VmRSS"], "<=", 1024, "MiB", f"peak VmHWM {memory['VmHWM']} MiB"
+    )
     report.print_targets()
     report.details.update(
         {
@@ -207,7 +269,12 @@ def main() -> None:
             "http_single_ms": http,
             "server_reported_ms": srv,
             "health_floor_ms": health,
-            "in_process_ms": {"triage": loc, "model": loc_model, "embedding": embed, "embedded_chars": len(local.text)},
+            "in_process_ms": {
+                "triage": loc,
+                "model": loc_model,
+                "embedding": embed,
+                "embedded_chars": len(local.text),
+            },
             "ratio_http_to_in_process_p50": round(ratio, 3) if ratio else None,
             "batch": {"size": BATCH, "rounds": [{k: round(v, 3) for k, v in b.items()} for b in rounds_out]},
             "server_memory_mib": memory,

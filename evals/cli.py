@@ -30,8 +30,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def run() -> Any:
         async with Runner(settings) as runner:
             config = RunConfig(
-                dataset=Path(args.dataset), out=Path(args.out), generator=args.generator, limit=args.limit,
-                split=args.split, name=args.name, progress=sys.stderr.isatty(),
+                dataset=Path(args.dataset),
+                out=Path(args.out),
+                generator=args.generator,
+                limit=args.limit,
+                split=args.split,
+                name=args.name,
+                progress=sys.stderr.isatty(),
                 concurrency=args.concurrency or settings.llm_concurrency,
             )
             result = await runner.run(config)
@@ -60,8 +65,12 @@ async def _store(runner: Any, result: Any) -> None:
     async with runner.services.sessions() as session:
         session.add(
             EvalReportRecord(
-                name=str(report.get("name")), dataset=report["dataset"]["path"], generator=report.get("generator"),
-                n_tickets=int(report["dataset"]["n"]), summary=dict(summary_table(report)), report=report,
+                name=str(report.get("name")),
+                dataset=report["dataset"]["path"],
+                generator=report.get("generator"),
+                n_tickets=int(report["dataset"]["n"]),
+                summary=dict(summary_table(report)),
+                report=report,
                 directory=str(result.out.resolve()),
             )
         )

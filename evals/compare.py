@@ -282,9 +282,7 @@ def _per_group(
     return out
 
 
-def _worse_tickets(
-    base: _Run, base_values: Values, cand_values: Values, gate: list[str]
-) -> list[dict[str, Any]]:
+def _worse_tickets(base: _Run, base_values: Values, cand_values: Values, gate: list[str]) -> list[dict[str, Any]]:
     worse: list[tuple[int, float, dict[str, Any]]] = []
     for ticket in sorted(base.by_id):
         changes: dict[str, dict[str, float]] = {}

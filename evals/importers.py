@@ -20,9 +20,7 @@ from typing import Any, TextIO
 
 __all__ = ["ImportSummary", "import_bitext", "import_csv", "import_tickets_en_de", "parse_mapping"]
 
-_TOP_LEVEL_TARGETS = frozenset(
-    {"message", "subject", "channel", "reference_reply", "received_at", "language_hint"}
-)
+_TOP_LEVEL_TARGETS = frozenset({"message", "subject", "channel", "reference_reply", "received_at", "language_hint"})
 _NESTED_TARGETS = frozenset({"labels", "customer", "order"})
 _NUMERIC_TARGETS = frozenset({"order.amount"})
 _LIST_TARGETS = frozenset({"labels.escalation"})
@@ -77,9 +75,7 @@ def _check_target(target: str) -> None:
     raise ValueError(f"unknown target {target!r}; use one of {allowed}")
 
 
-def import_csv(
-    source: Path, out: Path, mapping: dict[str, str], *, id_prefix: str, limit: int | None
-) -> ImportSummary:
+def import_csv(source: Path, out: Path, mapping: dict[str, str], *, id_prefix: str, limit: int | None) -> ImportSummary:
     """Any CSV with a header; ``mapping`` is {target field: column} as from ``parse_mapping``."""
     _check_mapping(mapping)
 
@@ -135,9 +131,7 @@ def import_tickets_en_de(source: Path, out: Path, *, limit: int | None) -> Impor
     with _open_csv(source) as reader:
         missing = {"body", "priority", "queue", "language"} - set(reader.fieldnames)
         if missing:
-            raise ValueError(
-                f"{source}: not a support-tickets file (no column(s) {', '.join(sorted(missing))})"
-            )
+            raise ValueError(f"{source}: not a support-tickets file (no column(s) {', '.join(sorted(missing))})")
 
         def convert(row: Row) -> dict[str, Any]:
             urgency = _PRIORITY_TO_URGENCY.get(_cell(row, "priority").lower())
@@ -178,11 +172,7 @@ class _Reader:
         start = self._reader.line_num + 1
         for row in self._reader:
             # Quoted multi-line fields keep the file's \r\n; JSONL consumers expect plain \n.
-            cells = {
-                k: v.replace("\r\n", "\n")
-                for k, v in row.items()
-                if isinstance(k, str) and isinstance(v, str)
-            }
+            cells = {k: v.replace("\r\n", "\n") for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
             yield start, cells
             start = self._reader.line_num + 1
 
@@ -193,9 +183,7 @@ def _open_csv(source: Path) -> Iterator[_Reader]:
         yield _Reader(source, handle)
 
 
-def _write(
-    reader: _Reader, out: Path, convert: Converter, *, id_prefix: str, limit: int | None
-) -> ImportSummary:
+def _write(reader: _Reader, out: Path, convert: Converter, *, id_prefix: str, limit: int | None) -> ImportSummary:
     if out.resolve() == reader.source.resolve():
         raise ValueError(f"--out {out} is the source file; choose another path")
     summary = ImportSummary(out=out)

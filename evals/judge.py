@@ -11,10 +11,11 @@ import asyncio
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from openai import AsyncOpenAI, OpenAIError
+from openai.types.chat import ChatCompletionMessageParam
 
 from app.lib.pii import scrub
 from app.lib.prompts import load_prompt
@@ -39,7 +40,12 @@ class _Verdict(msgspec.Struct):
 class Judge:
     def __init__(self, settings: Settings, cache_dir: Path) -> None:
         self.model = settings.judge_model
-        self.client = AsyncOpenAI(base_url=settings.judge_base_url, api_key=settings.judge_api_key or "not-needed", timeout=60.0, max_retries=2)
+        self.client = AsyncOpenAI(
+            base_url=settings.judge_base_url,
+            api_key=settings.judge_api_key or "not-needed",
+            timeout=60.0,
+            max_retries=2,
+        )
         self.semaphore = asyncio.Semaphore(max(1, settings.judge_concurrency))
         self.prompt = load_prompt("judge", "rubric")
         self.cache_dir = cache_dir
@@ -50,12 +56,20 @@ class Judge:
     async def close(self) -> None:
         await self.client.close()
 
-    async def score(self, *, language: str, intent: str, message: str, passages: list[str], reference: str, draft: str) -> dict[str, Score]:
+    async def score(
+        self, *, language: str, intent: str, message: str, passages: list[str], reference: str, draft: str
+    ) -> dict[str, Score]:
         messages = self.prompt.messages(
-            language=language, intent=intent, message=scrub(message)[:4000], passages=[scrub(p)[:800] for p in passages[:6]],
-            reference=scrub(reference or "(none)"), draft=scrub(draft),
+            language=language,
+            intent=intent,
+            message=scrub(message)[:4000],
+            passages=[scrub(p)[:800] for p in passages[:6]],
+            reference=scrub(reference or "(none)"),
+            draft=scrub(draft),
         )
-        key = hashlib.sha256(json.dumps([self.model, self.prompt.version, messages], ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+        key = hashlib.sha256(
+            json.dumps([self.model, self.prompt.version, messages], ensure_ascii=False, sort_keys=True).encode()
+        ).hexdigest()
         cached = self.cache_dir / f"{key}.json"
         if cached.exists():
             self.cache_hits += 1
@@ -65,7 +79,10 @@ class Judge:
                 self.calls += 1
                 try:
                     response = await self.client.chat.completions.create(
-                        model=self.model, messages=messages, temperature=0.0, max_tokens=400,  # type: ignore[arg-type]
+                        model=self.model,
+                        messages=cast("list[ChatCompletionMessageParam]", messages),
+                        temperature=0.0,
+                        max_tokens=400,
                         response_format={"type": "json_object"},
                     )
                 except OpenAIError as exc:

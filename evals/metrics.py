@@ -36,7 +36,12 @@ def classification(gold: list[str], pred: list[str], confidence: list[float] | N
         recall = _safe_div(tp[label], tp[label] + fn[label])
         f1 = _safe_div(2 * precision * recall, precision + recall)
         support = tp[label] + fn[label]
-        per_label[label] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "support": support}
+        per_label[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": support,
+        }
         if support:
             f1s.append(f1)
     result: dict[str, Any] = {
@@ -67,7 +72,14 @@ def calibration(correct: list[bool], confidence: list[float], bins: int = 10) ->
         accuracy = sum(ok for ok, _ in items) / len(items)
         mean_conf = sum(c for _, c in items) / len(items)
         ece += len(items) / n * abs(accuracy - mean_conf)
-        table.append({"bin": f"{index / bins:.1f}-{(index + 1) / bins:.1f}", "n": len(items), "confidence": round(mean_conf, 4), "accuracy": round(accuracy, 4)})
+        table.append(
+            {
+                "bin": f"{index / bins:.1f}-{(index + 1) / bins:.1f}",
+                "n": len(items),
+                "confidence": round(mean_conf, 4),
+                "accuracy": round(accuracy, 4),
+            }
+        )
     return {"ece": round(ece, 4), "bins": table}
 
 
@@ -93,7 +105,12 @@ def retrieval(rows: list[dict[str, Any]]) -> dict[str, Any]:
             r5 += len(expected & set(ranked[:5])) / len(expected)
             rank = next((i for i, d in enumerate(ranked, 1) if d in expected), None)
             rr += 1 / rank if rank else 0.0
-        return {"n": n, "recall_at_1": round(_safe_div(r1, n), 4), "recall_at_5": round(_safe_div(r5, n), 4), "mrr": round(_safe_div(rr, n), 4)}
+        return {
+            "n": n,
+            "recall_at_1": round(_safe_div(r1, n), 4),
+            "recall_at_5": round(_safe_div(r5, n), 4),
+            "mrr": round(_safe_div(rr, n), 4),
+        }
 
     out = summary(rows)
     out["per_language"] = by_group(rows, "language", summary)

@@ -123,9 +123,7 @@ def render_html(report: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     if isinstance(errors, list) and errors:
         sections.append(("rejected", "Rejected dataset lines", _rejected(errors)))
     nav = "".join(f'<a href="#{key}">{_e(title)}</a>' for key, title, _ in sections)
-    body = "".join(
-        f'<section id="{key}"><h2>{_e(title)}</h2>{html_}</section>' for key, title, html_ in sections
-    )
+    body = "".join(f'<section id="{key}"><h2>{_e(title)}</h2>{html_}</section>' for key, title, html_ in sections)
     title = f"Eval report: {report.get('name') or 'unnamed run'}"
     head = (
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -158,9 +156,7 @@ def _header(report: dict[str, Any], title: str) -> str:
     return f'<header class="top"><h1>{_e(title)}</h1><dl>{cells}</dl></header>'
 
 
-def _table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] | None = None
-) -> str:
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int] | None = None) -> str:
     """Cells are already-escaped HTML; headers are plain text.
 
     ``numeric`` lists the right-aligned columns (default: all but the first).
@@ -213,9 +209,7 @@ def _headline_retrieval(retrieval: dict[str, Any]) -> list[list[str]]:
     for mode, raw in modes.items():
         section = _dict(raw)
         values = " / ".join(_num(section.get(k)) for k in ("recall_at_1", "recall_at_5", "mrr"))
-        rows.append(
-            [f"retrieval[{_e(mode)}]", "recall@1 / recall@5 / MRR", _num(section.get("n")), values, ""]
-        )
+        rows.append([f"retrieval[{_e(mode)}]", "recall@1 / recall@5 / MRR", _num(section.get("n")), values, ""])
     return rows
 
 
@@ -333,9 +327,7 @@ def bar_chart(
         parts.append(_text(width - 4, 14, note, text_anchor="end", fill="#666"))
     for i, (name, _) in enumerate(series if len(series) > 1 else []):
         x = label_w + i * 110
-        parts.append(
-            _el("rect", x=x, y=20, width=10, height=10, fill=_SERIES_COLOURS[i % 4]) + _text(x + 14, 29, name)
-        )
+        parts.append(_el("rect", x=x, y=20, width=10, height=10, fill=_SERIES_COLOURS[i % 4]) + _text(x + 14, 29, name))
     for tick in range(5):
         x = label_w + plot_w * tick / 4
         parts.append(_el("line", x1=x, y1=top - 4, x2=x, y2=height - 6, stroke="#e5e5e5"))
@@ -351,9 +343,7 @@ def bar_chart(
                 continue
             w = plot_w * value / peak
             tip = _tip(f"{category} · {name}: {value:.3f}")
-            parts.append(
-                _el("rect", tip, x=label_w, y=y, width=w, height=bar_h - 1, fill=_SERIES_COLOURS[i % 4])
-            )
+            parts.append(_el("rect", tip, x=label_w, y=y, width=w, height=bar_h - 1, fill=_SERIES_COLOURS[i % 4]))
             parts.append(_text(label_w + w + 3, y + bar_h - 2, f"{value:.2f}", 9))
     return _svg(width, height, "".join(parts), title)
 
@@ -371,9 +361,7 @@ def confusion_svg(confusion: dict[str, dict[str, int]], title: str) -> str:
     parts = [
         _text(0, 14, title, 13, font_weight=600),
         _text(left + size / 2, 30, "predicted →", fill="#666", text_anchor="middle"),
-        _text(
-            12, middle, "gold →", fill="#666", text_anchor="middle", transform=f"rotate(-90 12 {middle:.0f})"
-        ),
+        _text(12, middle, "gold →", fill="#666", text_anchor="middle", transform=f"rotate(-90 12 {middle:.0f})"),
         _text(left + size + 6, top - 6, "n", 9, fill="#666"),
     ]
     for j, label in enumerate(labels):
@@ -416,9 +404,7 @@ def _confusion_cell(x: float, y: float, cell: int, *, gold: str, pred: str, coun
 def calibration_svg(calibration: dict[str, Any], title: str) -> str:
     """Reliability curve: mean confidence vs accuracy per bin, dot area by bin size, diagonal = perfect."""
     bins = [_dict(b) for b in calibration.get("bins") or []]
-    bins = [
-        b for b in bins if _float(b.get("confidence")) is not None and _float(b.get("accuracy")) is not None
-    ]
+    bins = [b for b in bins if _float(b.get("confidence")) is not None and _float(b.get("accuracy")) is not None]
     left, top, plot = 42, 30, 240
 
     def point(conf: float, acc: float) -> tuple[float, float]:
@@ -502,9 +488,7 @@ def _triage_field(name: str, section: dict[str, Any]) -> str:
     return head + charts_html + _per_label_table(_dict(section.get("per_label")))
 
 
-def _group_bars(
-    title: str, groups: dict[str, Any], series: Sequence[tuple[str, str]], *, note: str = ""
-) -> str:
+def _group_bars(title: str, groups: dict[str, Any], series: Sequence[tuple[str, str]], *, note: str = "") -> str:
     """Bars per group (language, intent) from {group: {"n": .., metric: value}} summaries."""
     names = list(groups)
     categories = [f"{name} (n={_dict(groups[name]).get('n', '?')})" for name in names]
@@ -544,9 +528,7 @@ def _retrieval(retrieval: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             ]
             for mode, stats in modes.items()
         ]
-        parts.append(
-            "<h3>Search modes</h3>" + _table(["mode", "n", "recall@1", "recall@5", "MRR"], table_rows)
-        )
+        parts.append("<h3>Search modes</h3>" + _table(["mode", "n", "recall@1", "recall@5", "MRR"], table_rows))
     per_language = _dict(retrieval.get("per_language"))
     if per_language:
         title = f"per language ({main})" if main else "per language"
@@ -567,9 +549,7 @@ def _modes_by_language(modes: dict[str, Any]) -> str:
     rows = []
     for lang in langs:
         stats = [_dict(groups.get(lang)) for groups in per_mode.values()]
-        rows.append(
-            [_e(lang), *(_num(s.get("recall_at_5")) for s in stats), *(_num(s.get("mrr")) for s in stats)]
-        )
+        rows.append([_e(lang), *(_num(s.get("recall_at_5")) for s in stats), *(_num(s.get("mrr")) for s in stats)])
     return "<details><summary>Every mode per language</summary>" + _table(headers, rows) + "</details>"
 
 
@@ -628,9 +608,7 @@ def _draft_costs(drafts: dict[str, Any]) -> list[str]:
         extras.append(f"latency p50 {_num(latency.get('p50'), 0)} ms, p95 {_num(latency.get('p95'), 0)} ms")
     tokens = _dict(drafts.get("tokens"))
     if tokens:
-        extras.append(
-            f"tokens {_num(tokens.get('prompt'))} prompt + {_num(tokens.get('completion'))} completion"
-        )
+        extras.append(f"tokens {_num(tokens.get('prompt'))} prompt + {_num(tokens.get('completion'))} completion")
     if "cost_usd" in drafts:
         extras.append(f"cost ${_num(drafts.get('cost_usd'), 4)}")
     if "fallbacks" in drafts:
@@ -651,9 +629,7 @@ def _group_charts(groups: dict[str, Any]) -> str:
         charts.append(_group_bars(metric, groups, ((metric, metric),), note=note))
     out = f'<div class="charts">{"".join(charts)}</div>'
     if empty:
-        out += (
-            f'<p class="note">No values (the metric did not apply to any ticket): {_e(", ".join(empty))}</p>'
-        )
+        out += f'<p class="note">No values (the metric did not apply to any ticket): {_e(", ".join(empty))}</p>'
     return out
 
 
@@ -680,17 +656,12 @@ _FORMULA = {"shortfall": "(1 − score)", "value": "score", "count": f"count (ma
 def _worst_drafts(rows: list[dict[str, Any]]) -> str:
     scored = [(badness(_dict(row["draft"].get("scores"))), row) for row in rows]
     scored.sort(key=lambda item: (-item[0][0], str(item[1].get("id"))))
-    weights = "; ".join(
-        f"{label}: {weight:g} × {_FORMULA[kind]}" for _, weight, kind, label in BADNESS_WEIGHTS
-    )
+    weights = "; ".join(f"{label}: {weight:g} × {_FORMULA[kind]}" for _, weight, kind, label in BADNESS_WEIGHTS)
     intro = (
         f'<p class="note">Ranked by badness = the sum of: {_e(weights)}. '
         "Metrics that do not apply to a draft add nothing.</p>"
     )
-    cards = [
-        _draft_card(rank, row, total, why)
-        for rank, ((total, why), row) in enumerate(scored[:WORST_DRAFTS], 1)
-    ]
+    cards = [_draft_card(rank, row, total, why) for rank, ((total, why), row) in enumerate(scored[:WORST_DRAFTS], 1)]
     return intro + "".join(cards)
 
 
@@ -698,8 +669,7 @@ def _draft_card(rank: int, row: dict[str, Any], total: float, reasons: list[tupl
     draft = _dict(row.get("draft"))
     ticket_id = _e(row.get("id"))
     why = "".join(
-        f"<li><strong>{_e(label)}</strong> +{points:.2f} — {_e(reason)}</li>"
-        for label, points, reason in reasons
+        f"<li><strong>{_e(label)}</strong> +{points:.2f} — {_e(reason)}</li>" for label, points, reason in reasons
     )
     reference = _e(draft["reference"]) if draft.get("reference") else "<em>no reference reply</em>"
     pair = (
@@ -707,9 +677,7 @@ def _draft_card(rank: int, row: dict[str, Any], total: float, reasons: list[tupl
         f'<div><h4>Reference reply</h4><div class="text">{reference}</div></div></div>'
     )
     details = (
-        _scores_table(_dict(draft.get("scores")))
-        + _findings(draft.get("findings"))
-        + _passages(draft.get("passages"))
+        _scores_table(_dict(draft.get("scores"))) + _findings(draft.get("findings")) + _passages(draft.get("passages"))
     )
     return (
         f'<article class="draft" id="draft-{ticket_id}"><h3>#{rank} {ticket_id} — badness {total:.2f}</h3>'
@@ -771,17 +739,10 @@ def _passages(passages: Any) -> str:
     for raw in passages:
         passage = _dict(raw)
         locale = f'<span class="note">({_e(passage.get("locale", "?"))})</span>'
-        items.append(
-            f"<li>{_e(passage.get('title', ''))} {locale} <code>{_e(passage.get('chunk_id', ''))}</code></li>"
-        )
-    return (
-        f"<details><summary>Retrieved passages ({len(passages)})</summary><ol>{''.join(items)}</ol></details>"
-    )
+        items.append(f"<li>{_e(passage.get('title', ''))} {locale} <code>{_e(passage.get('chunk_id', ''))}</code></li>")
+    return f"<details><summary>Retrieved passages ({len(passages)})</summary><ol>{''.join(items)}</ol></details>"
 
 
 def _rejected(errors: list[Any]) -> str:
-    rows = [
-        [_e(_dict(e).get("file")), _num(_dict(e).get("line")), _e(_dict(e).get("error"))]
-        for e in errors[:200]
-    ]
+    rows = [[_e(_dict(e).get("file")), _num(_dict(e).get("line")), _e(_dict(e).get("error"))] for e in errors[:200]]
     return _table(["file", "line", "error"], rows, numeric=(1,))

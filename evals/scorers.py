@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sacrebleu.metrics import CHRF
+from sacrebleu.metrics.chrf import CHRF
 
 from app.drafts.templates import available_locales, load_phrasebook
 
@@ -31,8 +31,14 @@ class Score:
 
 def date_variants(value: date) -> set[str]:
     """An ISO date written every way our phrase books write dates, plus common numeric forms."""
-    variants = {value.isoformat(), f"{value.day:02d}.{value.month:02d}.{value.year}", f"{value.day}.{value.month}.{value.year}",
-                f"{value.day:02d}/{value.month:02d}/{value.year}", f"{value.day}/{value.month}/{value.year}", f"{value.year}年{value.month}月{value.day}日"}
+    variants = {
+        value.isoformat(),
+        f"{value.day:02d}.{value.month:02d}.{value.year}",
+        f"{value.day}.{value.month}.{value.year}",
+        f"{value.day:02d}/{value.month:02d}/{value.year}",
+        f"{value.day}/{value.month}/{value.year}",
+        f"{value.year}年{value.month}月{value.day}日",
+    }
     for locale in available_locales():
         book = load_phrasebook(locale)
         variants.add(book.format_date(value).lower())
@@ -102,7 +108,9 @@ def cosine(a: np.ndarray | None, b: np.ndarray | None) -> Score:
     return Score(value, f"embedding cosine {value:.3f} with the reference")
 
 
-def citation_validity(citations: list[dict[str, Any]], retrieved: set[str], support: list[float], threshold: float = 0.25) -> Score:
+def citation_validity(
+    citations: list[dict[str, Any]], retrieved: set[str], support: list[float], threshold: float = 0.25
+) -> Score:
     """Share of citations that point at a retrieved passage whose text supports the sentence.
 
     ``support[i]`` is the embedding cosine between citation i's sentence and its passage
@@ -119,14 +127,20 @@ def citation_validity(citations: list[dict[str, Any]], retrieved: set[str], supp
             problems.append(f"{citation['chunk_id']} barely related ({similarity:.2f})")
         else:
             valid += 1
-    return Score(valid / len(citations), "; ".join(problems[:3]) if problems else f"all {len(citations)} citations supported")
+    return Score(
+        valid / len(citations), "; ".join(problems[:3]) if problems else f"all {len(citations)} citations supported"
+    )
 
 
 def policy_recall(expected: list[str], found: list[str], what: str) -> Score:
     if not expected:
         return Score(None, "no expected policies")
     hit = [p for p in expected if p in found]
-    return Score(len(hit) / len(expected), f"{what} {len(hit)}/{len(expected)} expected policies" + (f"; missing {sorted(set(expected) - set(hit))}" if len(hit) < len(expected) else ""))
+    return Score(
+        len(hit) / len(expected),
+        f"{what} {len(hit)}/{len(expected)} expected policies"
+        + (f"; missing {sorted(set(expected) - set(hit))}" if len(hit) < len(expected) else ""),
+    )
 
 
 def length_ok(body: str, low: int = 60, high: int = 2500) -> Score:

@@ -37,7 +37,8 @@ class Embedder(Protocol):
 def _normalise(matrix: npt.NDArray[np.floating]) -> Matrix:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
+    result: Matrix = (matrix / norms).astype(np.float32)
+    return result
 
 
 def bundled_model_path() -> Path:
@@ -70,9 +71,7 @@ class BundledEmbedder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(
-                str(bundled_model_path()), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = ort.InferenceSession(str(bundled_model_path()), options, providers=["CPUExecutionProvider"])
         except EmbeddingError:
             raise
         except Exception as exc:  # onnxruntime raises its own untyped errors

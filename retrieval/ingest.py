@@ -8,6 +8,7 @@ complete, so an interrupted ingest leaves the previous index in service.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import sys
@@ -102,8 +103,17 @@ async def ingest(
 
     if pointer and previous and not force and pointer.get("manifest_hash") == digest:
         return IngestSummary(
-            len(documents), len(chunks), 0, 0, 0, len(chunks), 0, round(time.perf_counter() - started, 3),
-            previous, False, problems,
+            len(documents),
+            len(chunks),
+            0,
+            0,
+            0,
+            len(chunks),
+            0,
+            round(time.perf_counter() - started, 3),
+            previous,
+            False,
+            problems,
         )
 
     hashes = {chunk.id: chunk.content_hash for chunk in chunks}
@@ -145,10 +155,8 @@ async def ingest(
         await store.add(build, ids, matrix, [chunk.text for chunk in chunks], metadatas)
     except BaseException:
         # Leave no half-built collection behind; the pointer still names the previous build.
-        try:
+        with contextlib.suppress(Exception):  # best effort; the next ingest cleans up too
             await store.delete(build)
-        except Exception:  # noqa: S110 (best effort; the next ingest cleans up too)
-            pass
         raise
     await store.set_pointer(
         {
@@ -166,6 +174,15 @@ async def ingest(
         if name not in (build, previous):
             await store.delete(name)
     return IngestSummary(
-        len(documents), len(chunks), added, updated, removed, unchanged, len(to_embed),
-        round(time.perf_counter() - started, 3), build, True, problems,
+        len(documents),
+        len(chunks),
+        added,
+        updated,
+        removed,
+        unchanged,
+        len(to_embed),
+        round(time.perf_counter() - started, 3),
+        build,
+        True,
+        problems,
     )

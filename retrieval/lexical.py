@@ -26,7 +26,7 @@ PREFIX = 6
 def _fold(word: str) -> str:
     # Strip accents from Latin letters only (Cyrillic й and Japanese dakuten keep theirs).
     decomposed = unicodedata.normalize("NFD", word)
-    out = []
+    out: list[str] = []
     for ch in decomposed:
         if unicodedata.combining(ch) and out and ord(out[-1]) < 0x250:
             continue

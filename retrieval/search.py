@@ -17,6 +17,7 @@ Ranking rules, in order:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -243,7 +244,11 @@ class KnowledgeBase:
         """The reply style guide's section for ``language`` (sections are headed "... (xx) ...")."""
         build = await self.refresh()
         for chunk in build.chunks:
-            if chunk.policy_type == "style_guide" and chunk.locale == CANONICAL_LOCALE and f"({language})" in " ".join(chunk.heading_path[1:]):
+            if (
+                chunk.policy_type == "style_guide"
+                and chunk.locale == CANONICAL_LOCALE
+                and f"({language})" in " ".join(chunk.heading_path[1:])
+            ):
                 return chunk.text
         return None
 
@@ -296,13 +301,15 @@ class KnowledgeBase:
             timings["embed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
             t0 = time.perf_counter()
             if mask.any():
-                found = await self.store.query(build.name, vector, min(n_candidates, int(mask.sum())), build.where(filters))
+                found = await self.store.query(
+                    build.name, vector, min(n_candidates, int(mask.sum())), build.where(filters)
+                )
                 dense = [(build.by_id[i], s) for i, s in found if i in build.by_id]
             timings["dense_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         lexical: list[tuple[int, float]] = []
         if mode in ("hybrid", "lexical"):
             t0 = time.perf_counter()
-            lexical_mask = mask
+            lexical_mask: npt.NDArray[np.bool_] | None = mask
             if mode == "hybrid" and language and language in build.locales:
                 lexical_mask = mask & (build.locale == language)
             elif mode == "hybrid":
@@ -380,10 +387,8 @@ async def open_knowledge_base(settings: Settings, embedder: Embedder | None) -> 
         url=settings.chroma_url, path=str(settings.chroma_path), prefix=settings.chroma_collection
     )
     kb = KnowledgeBase(store, embedder_for(settings, embedder), max_query_tokens=settings.search_max_query_tokens)
-    try:
+    with contextlib.suppress(IndexMissing, IndexMismatch):
         await kb.refresh()
-    except (IndexMissing, IndexMismatch):
-        pass
     return kb
 
 

@@ -141,7 +141,9 @@ def parse_file(path: Path, root: Path) -> Document:
     try:
         policy_type = PolicyType(str(meta["policy_type"])).value
     except ValueError as exc:
-        raise SourceError(f"policy_type {meta['policy_type']!r} is not one of {', '.join(p.value for p in PolicyType)}") from exc
+        raise SourceError(
+            f"policy_type {meta['policy_type']!r} is not one of {', '.join(p.value for p in PolicyType)}"
+        ) from exc
     effective = meta["effective_from"]
     if not isinstance(effective, date):
         try:

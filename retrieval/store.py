@@ -53,8 +53,8 @@ class ChromaStore:
                 )
                 store = cls(client, is_async=True, prefix=prefix, location=url)
             else:
-                client = await asyncio.to_thread(chromadb.PersistentClient, path=path, settings=chroma_settings)
-                store = cls(client, is_async=False, prefix=prefix, location=path)
+                local = await asyncio.to_thread(chromadb.PersistentClient, path=path, settings=chroma_settings)
+                store = cls(local, is_async=False, prefix=prefix, location=path)
             await store.heartbeat()
         except StoreUnavailable:
             raise

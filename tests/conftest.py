@@ -126,4 +126,3 @@ async def start_api(settings: Settings) -> AsyncIterator[Api]:
 async def api(settings: Settings) -> AsyncIterator[Api]:
     async for item in start_api(settings):
         yield item
-

@@ -55,13 +55,23 @@ class KeysController(Controller):
     @get("/", summary="Keys (never their secrets).")
     async def list_keys(self, db_session: NamedDependency[AsyncSession]) -> list[KeyInfo]:
         return [
-            KeyInfo(id=k.id, name=k.name, prefix=f"rdk_{k.prefix}", scopes=k.scopes, created_at=k.created_at, last_used_at=k.last_used_at, revoked_at=k.revoked_at)
+            KeyInfo(
+                id=k.id,
+                name=k.name,
+                prefix=f"rdk_{k.prefix}",
+                scopes=k.scopes,
+                created_at=k.created_at,
+                last_used_at=k.last_used_at,
+                revoked_at=k.revoked_at,
+            )
             for k in await keys.list_keys(db_session)
         ]
 
     @post("/{key_id:str}/revoke", status_code=200, summary="Revoke a key.")
     async def revoke(
-        self, key_id: FromPath[str], db_session: NamedDependency[AsyncSession],
+        self,
+        key_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
         services: NamedDependency[Services],
     ) -> KeyInfo:
         try:
@@ -71,4 +81,12 @@ class KeysController(Controller):
         cache = services.extras.get("key_cache")
         if isinstance(cache, KeyCache):
             cache.clear()  # refused here at once; other processes within guards.CACHE_SECONDS
-        return KeyInfo(id=k.id, name=k.name, prefix=f"rdk_{k.prefix}", scopes=k.scopes, created_at=k.created_at, last_used_at=k.last_used_at, revoked_at=k.revoked_at)
+        return KeyInfo(
+            id=k.id,
+            name=k.name,
+            prefix=f"rdk_{k.prefix}",
+            scopes=k.scopes,
+            created_at=k.created_at,
+            last_used_at=k.last_used_at,
+            revoked_at=k.revoked_at,
+        )

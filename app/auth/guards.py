@@ -50,7 +50,9 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> keys.V
     cache: KeyCache = services.extras.setdefault("key_cache", KeyCache())
     secret = _secret(connection)
     if not secret:
-        raise Unauthorized("an API key is required: send `Authorization: Bearer <key>` (create one with `replydesk keys create`)")
+        raise Unauthorized(
+            "an API key is required: send `Authorization: Bearer <key>` (create one with `replydesk keys create`)"
+        )
     digest = keys.hash_secret(secret)
     now = time.monotonic()
     cached = cache.verified.get(digest)

@@ -54,7 +54,9 @@ def split_key(secret: str) -> str | None:
 def check_scopes(scopes: list[str]) -> list[str]:
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
-        raise KeyError_(f"unknown scope(s) {unknown}; choose from {', '.join(SCOPES)}" if unknown else "give at least one scope")
+        raise KeyError_(
+            f"unknown scope(s) {unknown}; choose from {', '.join(SCOPES)}" if unknown else "give at least one scope"
+        )
     return sorted(set(scopes))
 
 
@@ -75,9 +77,7 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
 async def revoke_key(session: AsyncSession, key_id_or_prefix: str) -> ApiKey:
     # Listings show the prefix as `rdk_<prefix>` (the CLI adds `_…`): accept it as shown.
     prefix = key_id_or_prefix.removesuffix("_…").removeprefix(f"{_PREFIX}_")
-    key = await session.scalar(
-        select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == prefix))
-    )
+    key = await session.scalar(select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == prefix)))
     if key is None:
         raise KeyError_(f"no key {key_id_or_prefix!r}")
     if key.revoked_at is None:

@@ -29,6 +29,18 @@ class PassageRef:
     intents: tuple[str, ...] = ()
 
 
+_INSTRUCTION_PATTERNS: dict[str, re.Pattern[str]] = {
+    "shorter": re.compile(r"short|brief|concise|kürzer|knapp|court|corto|breve|kort|krót|簡潔|短", re.I),
+    "formal": re.compile(r"formal|förmlich|formel|formale|formeel|formaln|丁寧", re.I),
+    "offer_replacement": re.compile(
+        r"replac|exchange|ersatz|austausch|remplac|reemplaz|sostitu|substitu|vervang|wymian|交換", re.I
+    ),
+    "apologise": re.compile(
+        r"apolog|sorry|empath|entschuldig|excus|disculp|scus|desculp|excuses|przeprasz|お詫び", re.I
+    ),
+}
+
+
 @dataclass(slots=True)
 class Instructions:
     """Agent instructions, parsed into the switches the template generator understands."""
@@ -40,19 +52,12 @@ class Instructions:
     apologise: bool = False
     unknown: list[str] = field(default_factory=list)
 
-    _PATTERNS = {
-        "shorter": re.compile(r"short|brief|concise|kürzer|knapp|court|corto|breve|kort|krót|簡潔|短", re.I),
-        "formal": re.compile(r"formal|förmlich|formel|formale|formeel|formaln|丁寧", re.I),
-        "offer_replacement": re.compile(r"replac|exchange|ersatz|austausch|remplac|reemplaz|sostitu|substitu|vervang|wymian|交換", re.I),
-        "apologise": re.compile(r"apolog|sorry|empath|entschuldig|excus|disculp|scus|desculp|excuses|przeprasz|お詫び", re.I),
-    }
-
     @classmethod
     def parse(cls, items: list[str]) -> Instructions:
         result = cls(raw=list(items))
         for item in items:
             matched = False
-            for name, pattern in cls._PATTERNS.items():
+            for name, pattern in _INSTRUCTION_PATTERNS.items():
                 if pattern.search(item):
                     setattr(result, name, True)
                     matched = True

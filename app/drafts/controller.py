@@ -1,10 +1,10 @@
 """Drafts over HTTP: create (plain and streamed), read, and the review actions.
 
-    POST /v1/drafts               create a draft for a ticket (201, ETag = version)
-    POST /v1/drafts/stream        the same as server-sent events: stage, token…, draft
-    GET  /v1/drafts/{id}          one draft
-    GET  /v1/drafts/{id}/audit    its audit trail
-    POST /v1/drafts/{id}/approve  | /edit | /reject | /sent   (If-Match: version)
+POST /v1/drafts               create a draft for a ticket (201, ETag = version)
+POST /v1/drafts/stream        the same as server-sent events: stage, token…, draft
+GET  /v1/drafts/{id}          one draft
+GET  /v1/drafts/{id}/audit    its audit trail
+POST /v1/drafts/{id}/approve  | /edit | /reject | /sent   (If-Match: version)
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class AuditEventOut(msgspec.Struct, kw_only=True):
 
 def actor_of(request: Request[Any, Any, Any]) -> str:
     """The key's name, plus the helpdesk agent id when the integration sends one."""
-    key = str(request.scope.get("api_key_name", "unknown"))  # type: ignore[call-overload]
+    key = str(request.scope.get("api_key_name", "unknown"))
     agent = request.headers.get("x-agent-id")
     return f"{key}:{agent[:80]}" if agent else key
 
@@ -85,7 +85,7 @@ def expected_version(request: Request[Any, Any, Any], body_version: int | None) 
         try:
             return int(raw)
         except ValueError as exc:
-            raise Unprocessable(f"If-Match must be a draft version such as \"3\", not {header!r}") from exc
+            raise Unprocessable(f'If-Match must be a draft version such as "3", not {header!r}') from exc
     return body_version
 
 
@@ -94,7 +94,9 @@ def with_etag(out: DraftOut, status: int = 200) -> Response[DraftOut]:
 
 
 def record_draft_metrics(out: DraftOut) -> None:
-    METRICS.inc("replydesk_drafts_created_total", {"generator": "template" if out.generator.startswith("template") else "llm"})
+    METRICS.inc(
+        "replydesk_drafts_created_total", {"generator": "template" if out.generator.startswith("template") else "llm"}
+    )
     if out.fallback_reason:
         METRICS.inc("replydesk_llm_fallbacks_total", {})
 
@@ -117,11 +119,24 @@ class DraftsController(Controller):
     tags = ["drafts"]
 
     @post("/", status_code=201, guards=[requires("drafts:write")], summary="Draft a grounded reply for a ticket.")
-    async def create(self, data: JSONBody[DraftIn], services: NamedDependency[Services], db_session: NamedDependency[AsyncSession], request: Request) -> Response[DraftOut]:
+    async def create(
+        self,
+        data: JSONBody[DraftIn],
+        services: NamedDependency[Services],
+        db_session: NamedDependency[AsyncSession],
+        request: Request[Any, Any, Any],
+    ) -> Response[DraftOut]:
         return with_etag(await create_draft(services, db_session, data, actor_of(request)), 201)
 
-    @post("/stream", status_code=200, guards=[requires("drafts:write")], summary="Draft as server-sent events: stage, token…, draft.")
-    async def stream(self, data: JSONBody[DraftIn], services: NamedDependency[Services], request: Request) -> ServerSentEvent:
+    @post(
+        "/stream",
+        status_code=200,
+        guards=[requires("drafts:write")],
+        summary="Draft as server-sent events: stage, token…, draft.",
+    )
+    async def stream(
+        self, data: JSONBody[DraftIn], services: NamedDependency[Services], request: Request[Any, Any, Any]
+    ) -> ServerSentEvent:
         drafter = services.require_drafter()
         actor = actor_of(request)
         queue: asyncio.Queue[ServerSentEventMessage | None] = asyncio.Queue()
@@ -130,7 +145,9 @@ class DraftsController(Controller):
             await queue.put(ServerSentEventMessage(data=msgspec.json.encode({"text": text}).decode(), event="token"))
 
         async def on_stage(name: str, info: dict[str, object]) -> None:
-            await queue.put(ServerSentEventMessage(data=msgspec.json.encode({"stage": name, **info}).decode(), event="stage"))
+            await queue.put(
+                ServerSentEventMessage(data=msgspec.json.encode({"stage": name, **info}).decode(), event="stage")
+            )
 
         async def work() -> None:
             try:
@@ -145,10 +162,22 @@ class DraftsController(Controller):
                     record_draft_metrics(out)
                 await queue.put(ServerSentEventMessage(data=msgspec.json.encode(out).decode(), event="draft"))
             except ApiError as exc:
-                await queue.put(ServerSentEventMessage(data=msgspec.json.encode({"error": {"status": exc.status, "code": exc.code, "message": exc.message}}).decode(), event="error"))
+                await queue.put(
+                    ServerSentEventMessage(
+                        data=msgspec.json.encode(
+                            {"error": {"status": exc.status, "code": exc.code, "message": exc.message}}
+                        ).decode(),
+                        event="error",
+                    )
+                )
             except Exception as exc:
                 log.error("streamed draft failed: %s", type(exc).__name__)
-                await queue.put(ServerSentEventMessage(data='{"error": {"status": 500, "code": "internal_error", "message": "drafting failed"}}', event="error"))
+                await queue.put(
+                    ServerSentEventMessage(
+                        data='{"error": {"status": 500, "code": "internal_error", "message": "drafting failed"}}',
+                        event="error",
+                    )
+                )
             finally:
                 await queue.put(None)
 
@@ -168,7 +197,9 @@ class DraftsController(Controller):
 
         return ServerSentEvent(events())
 
-    @get("/{draft_id:str}", guards=[requires("drafts:read")], summary="One draft with its citations, facts and findings.")
+    @get(
+        "/{draft_id:str}", guards=[requires("drafts:read")], summary="One draft with its citations, facts and findings."
+    )
     async def read(self, draft_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
         return with_etag(tickets.draft_out(await tickets.get_draft(db_session, draft_id)))
 
@@ -178,29 +209,71 @@ class DraftsController(Controller):
         events = await tickets.audit_events(db_session, draft_id)
         return [msgspec.convert(e, AuditEventOut, from_attributes=True) for e in events]
 
-    async def _review(self, draft_id: FromPath[str], review: tickets.Review, db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
+    async def _review(
+        self, draft_id: FromPath[str], review: tickets.Review, db_session: NamedDependency[AsyncSession]
+    ) -> Response[DraftOut]:
         draft = await tickets.transition(db_session, draft_id, review)
         METRICS.inc("replydesk_review_actions_total", {"action": review.action})
         return with_etag(tickets.draft_out(draft))
 
     @post("/{draft_id:str}/approve", status_code=200, guards=[requires("drafts:write")], summary="Approve as is.")
-    async def approve(self, draft_id: FromPath[str], request: Request, db_session: NamedDependency[AsyncSession], data: JSONBody[VersionIn | None] = None) -> Response[DraftOut]:
+    async def approve(
+        self,
+        draft_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[VersionIn | None] = None,
+    ) -> Response[DraftOut]:
         version = expected_version(request, data.version if data else None)
         return await self._review(draft_id, tickets.Review("approve", actor_of(request), version), db_session)
 
-    @post("/{draft_id:str}/edit", status_code=200, guards=[requires("drafts:write")], summary="Approve with changes (the edit is kept).")
-    async def edit(self, draft_id: FromPath[str], data: JSONBody[EditIn], request: Request, db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
+    @post(
+        "/{draft_id:str}/edit",
+        status_code=200,
+        guards=[requires("drafts:write")],
+        summary="Approve with changes (the edit is kept).",
+    )
+    async def edit(
+        self,
+        draft_id: FromPath[str],
+        data: JSONBody[EditIn],
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[DraftOut]:
         version = expected_version(request, data.version)
-        return await self._review(draft_id, tickets.Review("edit", actor_of(request), version, body=data.body), db_session)
+        return await self._review(
+            draft_id, tickets.Review("edit", actor_of(request), version, body=data.body), db_session
+        )
 
-    @post("/{draft_id:str}/reject", status_code=200, guards=[requires("drafts:write")], summary="Reject with a reason code.")
-    async def reject(self, draft_id: FromPath[str], data: JSONBody[RejectIn], request: Request, db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
+    @post(
+        "/{draft_id:str}/reject",
+        status_code=200,
+        guards=[requires("drafts:write")],
+        summary="Reject with a reason code.",
+    )
+    async def reject(
+        self,
+        draft_id: FromPath[str],
+        data: JSONBody[RejectIn],
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[DraftOut]:
         version = expected_version(request, data.version)
         review = tickets.Review("reject", actor_of(request), version, reason=data.reason.value, comment=data.comment)
         return await self._review(draft_id, review, db_session)
 
-    @post("/{draft_id:str}/sent", status_code=200, guards=[requires("drafts:write")], summary="The helpdesk confirms the reply went out.")
-    async def sent(self, draft_id: FromPath[str], request: Request, db_session: NamedDependency[AsyncSession], data: JSONBody[VersionIn | None] = None) -> Response[DraftOut]:
+    @post(
+        "/{draft_id:str}/sent",
+        status_code=200,
+        guards=[requires("drafts:write")],
+        summary="The helpdesk confirms the reply went out.",
+    )
+    async def sent(
+        self,
+        draft_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[VersionIn | None] = None,
+    ) -> Response[DraftOut]:
         version = expected_version(request, data.version if data else None)
         return await self._review(draft_id, tickets.Review("sent", actor_of(request), version), db_session)
-

@@ -16,7 +16,35 @@ from app.schemas import Order
 from app.taxonomy import OrderStatus
 
 EU_COUNTRIES = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
 )
 _NOT_SHIPPED = {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.PROCESSING}
 # Until the seller starts preparing the parcel, the order can still be changed (order-changes).
@@ -28,7 +56,15 @@ FALLBACK_FACTS: dict[str, Any] = {
     "return_shipping_paid_by": "buyer",
     "return_shipping_fee_eur": 4.95,
     "refund_processing_days": 3,
-    "refund_days_by_method": {"card": 5, "paypal": 2, "bank_transfer": 7, "klarna": 5, "apple_pay": 5, "google_pay": 5, "gift_card": 1},
+    "refund_days_by_method": {
+        "card": 5,
+        "paypal": 2,
+        "bank_transfer": 7,
+        "klarna": 5,
+        "apple_pay": 5,
+        "google_pay": 5,
+        "gift_card": 1,
+    },
     "damage_report_window_days": 14,
     "late_after_business_days": 3,
     "lost_parcel_wait_business_days": 5,
@@ -72,7 +108,9 @@ class PolicyFacts:
         return key in self.facts
 
     def sources(self, keys: list[str]) -> list[str]:
-        return sorted({self.facts[k].source for k in keys if k in self.facts and self.facts[k].source not in ("order", "ticket")})
+        return sorted(
+            {self.facts[k].source for k in keys if k in self.facts and self.facts[k].source not in ("order", "ticket")}
+        )
 
     def dates(self) -> set[date]:
         return {f.value for f in self.facts.values() if isinstance(f.value, date)}
@@ -90,7 +128,11 @@ class PolicyFacts:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            k: {"value": f.value.isoformat() if isinstance(f.value, date) else f.value, "source": f.source, "explanation": f.explanation}
+            k: {
+                "value": f.value.isoformat() if isinstance(f.value, date) else f.value,
+                "source": f.source,
+                "explanation": f.explanation,
+            }
             for k, f in sorted(self.facts.items())
         }
 
@@ -160,10 +202,17 @@ def compute_facts(
     # Facts that hold whatever the order: answer deadlines and plain policy values.
     hours, doc_hours = policy("seller_response_hours")
     result.add("seller_response_hours", int(hours), doc_hours, "hours a seller has to answer")
-    result.add("seller_response_due", (received_at + timedelta(hours=int(hours))).date(), doc_hours, f"{hours} hours after the message")
+    result.add(
+        "seller_response_due",
+        (received_at + timedelta(hours=int(hours))).date(),
+        doc_hours,
+        f"{hours} hours after the message",
+    )
     privacy_days, doc_priv = policy("privacy_response_days")
     result.add("privacy_response_days", int(privacy_days), doc_priv, "days to answer a data request")
-    result.add("privacy_due", today + timedelta(days=int(privacy_days)), doc_priv, f"{privacy_days} days after the request")
+    result.add(
+        "privacy_due", today + timedelta(days=int(privacy_days)), doc_priv, f"{privacy_days} days after the request"
+    )
     coupons, doc_coupon = policy("coupon_per_order")
     result.add("coupon_per_order", int(coupons), doc_coupon, "coupons that can be combined on one order")
     release, doc_release = policy("authorization_release_business_days")
@@ -171,8 +220,14 @@ def compute_facts(
     threshold, doc_duty = policy("duties_threshold_eur")
     result.add("duties_threshold_eur", float(threshold), doc_duty, "order value above which import duties may apply")
     if order is None:
-        for key in ("return_window_days", "damage_report_window_days", "protection_claim_window_days",
-                    "legal_warranty_months", "refund_processing_days", "carrier_investigation_business_days"):
+        for key in (
+            "return_window_days",
+            "damage_report_window_days",
+            "protection_claim_window_days",
+            "legal_warranty_months",
+            "refund_processing_days",
+            "carrier_investigation_business_days",
+        ):
             value, doc = policy(key)
             result.add(key, value, doc, f"policy value from {doc}")
         return result
@@ -214,7 +269,12 @@ def compute_facts(
     if delivered:
         report_deadline = delivered + timedelta(days=int(report_days))
         result.add("damage_report_deadline", report_deadline, doc, f"{report_days} days after delivery")
-        result.add("damage_report_open", today <= report_deadline, doc, f"today {today.isoformat()} vs {report_deadline.isoformat()}")
+        result.add(
+            "damage_report_open",
+            today <= report_deadline,
+            doc,
+            f"today {today.isoformat()} vs {report_deadline.isoformat()}",
+        )
 
     # Refunds
     processing, doc_proc = policy("refund_processing_days")
@@ -223,7 +283,9 @@ def compute_facts(
     if order.payment_method and isinstance(by_method, dict) and order.payment_method.value in by_method:
         days = int(by_method[order.payment_method.value])
         result.add("payment_method", order.payment_method.value, "order", "payment method used")
-        result.add("refund_bank_days", days, doc_method, f"business days for {order.payment_method.value} refunds to show")
+        result.add(
+            "refund_bank_days", days, doc_method, f"business days for {order.payment_method.value} refunds to show"
+        )
 
     # Delivery: late, lost
     late_days, doc_late = policy("late_after_business_days")
@@ -236,7 +298,9 @@ def compute_facts(
         result.add("late_from", late_from, doc_late, f"{late_days} business days after the estimated delivery")
         result.add("is_late", today > late_from, doc_late, f"today {today.isoformat()} vs {late_from.isoformat()}")
         result.add("lost_claim_from", lost_from, doc_lost, f"{lost_days} business days after the estimated delivery")
-        result.add("lost_claim_open", today > lost_from, doc_lost, f"today {today.isoformat()} vs {lost_from.isoformat()}")
+        result.add(
+            "lost_claim_open", today > lost_from, doc_lost, f"today {today.isoformat()} vs {lost_from.isoformat()}"
+        )
 
     # Cancellation
     if status is not None:
@@ -247,7 +311,12 @@ def compute_facts(
     # Seller response and disputes
     dispute_days, doc_dispute = policy("dispute_seller_days")
     result.add("dispute_seller_days", int(dispute_days), doc_dispute, "days a seller has to resolve a dispute")
-    result.add("platform_steps_in_from", today + timedelta(days=int(dispute_days)), doc_dispute, "when Tradewind can step in if the seller does not resolve it")
+    result.add(
+        "platform_steps_in_from",
+        today + timedelta(days=int(dispute_days)),
+        doc_dispute,
+        "when Tradewind can step in if the seller does not resolve it",
+    )
 
     # Buyer protection
     claim_days, doc_claim = policy("protection_claim_window_days")
@@ -257,9 +326,13 @@ def compute_facts(
     anchor = delivered or estimated
     if anchor:
         claim_deadline = anchor + timedelta(days=int(claim_days))
-        result.add("protection_deadline", claim_deadline, doc_claim, f"{claim_days} days after the (estimated) delivery")
+        result.add(
+            "protection_deadline", claim_deadline, doc_claim, f"{claim_days} days after the (estimated) delivery"
+        )
         in_window = today <= claim_deadline
-        result.add("protection_eligible", in_window, doc_claim, f"claims are possible until {claim_deadline.isoformat()}")
+        result.add(
+            "protection_eligible", in_window, doc_claim, f"claims are possible until {claim_deadline.isoformat()}"
+        )
         if in_window and order.amount is not None and order.amount > float(max_amount):
             result.add("protection_capped", True, doc_max, f"the order total is above the {max_amount} EUR cover")
         result.add("protection_max_amount_eur", float(max_amount), doc_max, "most Buyer Protection covers per order")
@@ -275,17 +348,32 @@ def compute_facts(
 
     # Payments, invoices, customs, privacy
     invoice_days, doc_inv2 = policy("invoice_issue_business_days")
-    result.add("invoice_due", add_business_days(today, int(invoice_days)), doc_inv2, f"{invoice_days} business days to send an invoice")
-    result.add("invoice_issue_business_days", int(invoice_days), doc_inv2, "business days a seller has to send an invoice")
+    result.add(
+        "invoice_due",
+        add_business_days(today, int(invoice_days)),
+        doc_inv2,
+        f"{invoice_days} business days to send an invoice",
+    )
+    result.add(
+        "invoice_issue_business_days", int(invoice_days), doc_inv2, "business days a seller has to send an invoice"
+    )
     origin = order.seller.country if order.seller else None
     if order.destination_country or origin:
         # Duties apply when the parcel crosses the EU's customs border, in either direction.
-        into_eu = origin is not None and origin not in EU_COUNTRIES and (order.destination_country or "DE") in EU_COUNTRIES
-        out_of_eu = order.destination_country is not None and order.destination_country not in EU_COUNTRIES and origin in (None, *EU_COUNTRIES)
+        into_eu = (
+            origin is not None and origin not in EU_COUNTRIES and (order.destination_country or "DE") in EU_COUNTRIES
+        )
+        out_of_eu = (
+            order.destination_country is not None
+            and order.destination_country not in EU_COUNTRIES
+            and origin in (None, *EU_COUNTRIES)
+        )
         if order.destination_country:
             result.add("destination_country", order.destination_country, "order", "delivery country")
         result.add(
-            "duties_may_apply", (into_eu or out_of_eu) and (order.amount or 0) > float(threshold), doc_duty,
+            "duties_may_apply",
+            (into_eu or out_of_eu) and (order.amount or 0) > float(threshold),
+            doc_duty,
             f"crosses the EU customs border and is above {threshold} EUR",
         )
     return result

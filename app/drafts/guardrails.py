@@ -67,112 +67,145 @@ _PLACEHOLDER = re.compile(
 # Things no reply of ours may ever say, whatever the sources: prompt leakage, markup, promises an
 # agent must authorise, someone else's data. Wording in the languages we reply in.
 _FORBIDDEN = [
-    ("prompt_leak", re.compile(
-        r"(?i:system\s*-?\s*prompt|prompt\s+(?:di|du|del|do)\s+(?:sistema|système)|prompt\s+systemowy|system\s+override|"
-        r"\bmy (?:instructions|prompt)|(?:previous|prior) instructions|\bas an ai\b|language model|jailbreak|developer mode|"
-        r"<\|im_(?:start|end)\|>|### ?(?:assistant|system|user)|\breplydesk\b|\bchatgpt\b|\bopenai\b|\bLLM\b|"
-        r"\b(?:meine|mes|mis|le mie|mijn|moje|minhas) (?:Anweisungen|instructions|instrucciones|istruzioni|instructies|instrukcje|instruções)\b|"
-        r"システムプロンプト|プロンプト|私の指示|内部の指示|以下が私の)|\bDAN\b"
-    )),
-    ("prompt_leak", re.compile(
-        # Our own formats: front-matter keys, snake_case fact names, source tags in prose.
-        r"\b(?:policy_type|effective_from|intents|scope|facts|locale)\s*:|\b[a-z]+(?:_[a-z0-9]+)+\b|\[\s*(?:P\d+|sources?|quelle|fuente|fonte|bron|źródło|ref)\b",
-        re.I,
-    )),
-    ("markup", re.compile(
-        r"<\s*/?\s*(?:script|img|iframe|svg|a|style|object|embed|link|meta|form|input|body|html|div|span|p|br)\b|<!--|"
-        r"javascript:|\bon(?:error|load|click|mouseover)\s*=|\]\(\s*(?:https?:|//|www\.)|\*\*\S|"
-        r"\bdocument\.cookie\b|\b(?:local|session)Storage\b|\bwindow\.location\b|\beval\s*\(|\bfetch\s*\(",
-        re.I,
-    )),
-    ("promise", re.compile(
-        r"\b(?:i|we) (?:hereby )?(?:guarantee|promise|approve)\b|\bguaranteed (?:refund|compensation|replacement)\b|\brefund (?:is|has been) (?:guaranteed|approved)\b|"
-        r"\b(?:voucher|coupon code|discount code|promo code|gift card code)\b|\bcompensation (?:of|payment)\b|\bfree (?:product|item|upgrade)\b|"
-        r"\bwir garantieren\b|\bgutschein(?:code)?\b|\bentschädigung von\b|\bnous garantissons\b|\bbon d'achat\b|code promo|\bgarantizamos\b|\bcupón de\b|"
-        r"\bgarantiamo\b|\bbuono sconto\b|\bgarantimos\b|\bvale[- ]presente\b|\bwij garanderen\b|\bkortingscode\b|\bgwarantujemy\b|\bkod rabatowy\b|"
-        r"保証(?:いた)?します|クーポンコード",
-        re.I,
-    )),
-    ("promise", re.compile(
-        # Claims that something was already approved, paid or credited: a draft cannot act.
-        r"\b(?:has|have)\s+(?:already\s+)?been\s+(?:pre-?)?(?:approved|processed|issued|credited|added|refunded|paid|granted|validated|authori[sz]ed)\b|"
-        r"\b(?:i|we)\s+(?:have\s+)?already\s+(?:issued|processed|approved|credited|refunded|added|granted|paid)\b|\bpre-?approved\b|"
-        # More than the money paid: a double refund, twice the amount.
-        r"\b(?:double|twice\s+the)\s+(?:refund|amount|money)\b|\bdoppelte?n?\s+(?:Erstattung|Betrag|Rückerstattung)\b|\b(?:remboursement|montant)\s+double\b|"
-        r"\bdoble\s+(?:reembolso|importe)\b|\brimborso\s+doppio\b|\bdubbele\s+(?:terugbetaling|bedrag)\b|\bpodwójn\w+\s+zwrot\w*|\bem\s+dobro\b|"
-        r"\b(?:approved|confirmed|validated|validé|genehmigt)\s*:|"
-        r"\b(?:wurde|wurden|ist|sind)\s+(?:bereits\s+|schon\s+)?(?:\w+\s+){0,2}(?:genehmigt|bewilligt|gutgeschrieben|überwiesen|freigegeben)\b|"
-        r"\b(?:a|ont)\s+été\s+(?:\w+\s+)?(?:validée?s?|approuvée?s?|accordée?s?|créditée?s?|effectuée?s?|versée?s?)\b|\bdéjà\s+(?:été\s+)?(?:effectuée?s?|remboursée?s?|créditée?s?|validée?s?)\b|"
-        r"\b(?:ha|han)\s+sido\s+(?:aprobad|abonad|acreditad|reembolsad|emitid)\w*|\bya\s+(?:le\s+)?(?:hemos\s+)?(?:reembolsado|abonado|acreditado)\b|"
-        r"\b(?:è\s+stat[oa]|sono\s+stat[ie]|(?:le|gli|vi|ti)\s+abbiamo)\s+(?:già\s+)?(?:approvat|accreditat|rimborsat|emess|concess)\w*|"
-        r"\b(?:is|zijn)\s+(?:al\s+|reeds\s+)?(?:goedgekeurd|gecrediteerd|terugbetaald|toegekend|bijgeschreven|overgemaakt)\b|"
-        r"\b(?:został[aoy]?|zostały)\s+(?:już\s+)?(?:zatwierdzon|przyznan|zwrócon|przelan|zaksięgowan|wypłacon)\w*|"
-        r"\b(?:foi|foram)\s+(?:já\s+)?(?:aprovad|creditad|reembolsad|emitid)\w*|"
-        r"承認(?:されました|済み|しました|いたしました)|返金(?:済み|いたしました|しました|されました)|付与(?:しました|されました|いたしました)",
-        re.I,
-    )),
-    ("promise", re.compile(
-        # Money moving today or within the hour: no policy pays out that fast.
-        r"(?:\brefund\w*|\breimburs\w*|\bpaid\b|\bpay(?:out|ment)?\b|\bcredit\w*|\btransfer\w*|\bmoney\b|\berstatt\w*|\büberw[ie]\w*|\bgutgeschrieben\b|\bgeld\b|"
-        r"\brembours\w*|\bversé\w*|\bvirement\b|\breembols\w*|\babon\w*|\brimbors\w*|\baccredit\w*|\bbonific\w*|\bterugbeta\w*|\bgestort\b|"
-        r"\bzwrot\w*|\bprzelew\w*|\bwypłac\w*|返金|振込|払い戻)[^.!?。\n]{0,60}?"
-        r"(?:\btoday\b|\binstantly\b|\bright away\b|\bsame[- ]day\b|\bwithin (?:an?|one|1|\d+) hours?\b|\bheute\b|aujourd'hui|\bhoy\b|\boggi\b|"
-        r"\bvandaag\b|\bdzisiaj\b|\bdziś\b|\bhoje\b|本日|今日中|即日)|"
-        r"(?:\btoday\b|\binstantly\b|\bheute\b|aujourd'hui|\bhoy\b|\boggi\b|\bvandaag\b|\bdzisiaj\b|\bhoje\b|本日|今日中|即日)[^.!?。\n]{0,40}?"
-        r"(?:\brefund\w*|\bpaid\b|\bcredit\w*|\berstatt\w*|\büberw[ie]\w*|\brembours\w*|\breembols\w*|\brimbors\w*|\baccredit\w*|\bterugbeta\w*|\bzwrot\w*|\bprzelew\w*|返金|振込)",
-        re.I,
-    )),
-    ("other_customer_data", re.compile(
-        r"other (?:customers?|buyers?)'?s? (?:e-?mail|address|order|name|data)|\b(?:list|table) of (?:(?:all|the|other)\s+)?(?:customers|buyers|users|orders|sellers)\b|"
-        r"\bhere (?:is|are) the (?:list|names|addresses|e-?mails|orders)\b|"
-        r"\b(?:her|his|their)\s+(?:full\s+)?(?:name|e-?mail(?:\s+address)?|phone(?:\s+number)?|(?:delivery\s+|shipping\s+|home\s+|postal\s+)?address|orders?|account|card|password|details)\b|"
-        r"\bcard\s+ending\s+(?:in|with)\b|\blast\s+(?:four|4)\s+digits\b|"
-        r"\b(?:name|e-?mail(?:\s+address)?|phone(?:\s+number)?|address)\s+(?:on|for|of|in)\s+(?:that|the\s+other|another|her|his|their)\s+order\b|"
-        r"\b(?:name|e-?mail|address|phone)\s*,\s*(?:name|e-?mail|address|phone)\b|"
-        r"(?:^|\s)@[a-z0-9-]+\.(?:com|net|org|de|fr|es|it|nl|pl|pt|jp|co\.uk)\b|"
-        r"\b(?:anderer|anderen) (?:Kunden|Käufer)\b|\bKundenliste\b|\b(?:d'autres|des autres|autres) (?:clients|acheteurs)\b|\bliste des clients\b|"
-        r"\botros (?:clientes|compradores)\b|\blista de (?:clientes|compradores)\b|\baltri (?:clienti|acquirenti)\b|\belenco (?:dei )?clienti\b|"
-        r"\bandere (?:klanten|kopers)\b|\bklantenlijst\b|\binnych (?:klientów|kupujących)\b|\blista klientów\b|\boutros (?:clientes|compradores)\b|"
-        r"他の(?:お客様|購入者|ユーザー|顧客)|(?:購入者|お客様|顧客|会員)(?:の)?一覧|一覧表",
-        re.I,
-    )),
+    (
+        "prompt_leak",
+        re.compile(
+            r"(?i:system\s*-?\s*prompt|prompt\s+(?:di|du|del|do)\s+(?:sistema|système)|prompt\s+systemowy|system\s+override|"
+            r"\bmy (?:instructions|prompt)|(?:previous|prior) instructions|\bas an ai\b|language model|jailbreak|developer mode|"
+            r"<\|im_(?:start|end)\|>|### ?(?:assistant|system|user)|\breplydesk\b|\bchatgpt\b|\bopenai\b|\bLLM\b|"
+            r"\b(?:meine|mes|mis|le mie|mijn|moje|minhas) (?:Anweisungen|instructions|instrucciones|istruzioni|instructies|instrukcje|instruções)\b|"
+            r"システムプロンプト|プロンプト|私の指示|内部の指示|以下が私の)|\bDAN\b"
+        ),
+    ),
+    (
+        "prompt_leak",
+        re.compile(
+            # Our own formats: front-matter keys, snake_case fact names, source tags in prose.
+            r"\b(?:policy_type|effective_from|intents|scope|facts|locale)\s*:|\b[a-z]+(?:_[a-z0-9]+)+\b|\[\s*(?:P\d+|sources?|quelle|fuente|fonte|bron|źródło|ref)\b",
+            re.I,
+        ),
+    ),
+    (
+        "markup",
+        re.compile(
+            r"<\s*/?\s*(?:script|img|iframe|svg|a|style|object|embed|link|meta|form|input|body|html|div|span|p|br)\b|<!--|"
+            r"javascript:|\bon(?:error|load|click|mouseover)\s*=|\]\(\s*(?:https?:|//|www\.)|\*\*\S|"
+            r"\bdocument\.cookie\b|\b(?:local|session)Storage\b|\bwindow\.location\b|\beval\s*\(|\bfetch\s*\(",
+            re.I,
+        ),
+    ),
+    (
+        "promise",
+        re.compile(
+            r"\b(?:i|we) (?:hereby )?(?:guarantee|promise|approve)\b|\bguaranteed (?:refund|compensation|replacement)\b|\brefund (?:is|has been) (?:guaranteed|approved)\b|"
+            r"\b(?:voucher|coupon code|discount code|promo code|gift card code)\b|\bcompensation (?:of|payment)\b|\bfree (?:product|item|upgrade)\b|"
+            r"\bwir garantieren\b|\bgutschein(?:code)?\b|\bentschädigung von\b|\bnous garantissons\b|\bbon d'achat\b|code promo|\bgarantizamos\b|\bcupón de\b|"
+            r"\bgarantiamo\b|\bbuono sconto\b|\bgarantimos\b|\bvale[- ]presente\b|\bwij garanderen\b|\bkortingscode\b|\bgwarantujemy\b|\bkod rabatowy\b|"
+            r"保証(?:いた)?します|クーポンコード",
+            re.I,
+        ),
+    ),
+    (
+        "promise",
+        re.compile(
+            # Claims that something was already approved, paid or credited: a draft cannot act.
+            r"\b(?:has|have)\s+(?:already\s+)?been\s+(?:pre-?)?(?:approved|processed|issued|credited|added|refunded|paid|granted|validated|authori[sz]ed)\b|"
+            r"\b(?:i|we)\s+(?:have\s+)?already\s+(?:issued|processed|approved|credited|refunded|added|granted|paid)\b|\bpre-?approved\b|"
+            # More than the money paid: a double refund, twice the amount.
+            r"\b(?:double|twice\s+the)\s+(?:refund|amount|money)\b|\bdoppelte?n?\s+(?:Erstattung|Betrag|Rückerstattung)\b|\b(?:remboursement|montant)\s+double\b|"
+            r"\bdoble\s+(?:reembolso|importe)\b|\brimborso\s+doppio\b|\bdubbele\s+(?:terugbetaling|bedrag)\b|\bpodwójn\w+\s+zwrot\w*|\bem\s+dobro\b|"
+            r"\b(?:approved|confirmed|validated|validé|genehmigt)\s*:|"
+            r"\b(?:wurde|wurden|ist|sind)\s+(?:bereits\s+|schon\s+)?(?:\w+\s+){0,2}(?:genehmigt|bewilligt|gutgeschrieben|überwiesen|freigegeben)\b|"
+            r"\b(?:a|ont)\s+été\s+(?:\w+\s+)?(?:validée?s?|approuvée?s?|accordée?s?|créditée?s?|effectuée?s?|versée?s?)\b|\bdéjà\s+(?:été\s+)?(?:effectuée?s?|remboursée?s?|créditée?s?|validée?s?)\b|"
+            r"\b(?:ha|han)\s+sido\s+(?:aprobad|abonad|acreditad|reembolsad|emitid)\w*|\bya\s+(?:le\s+)?(?:hemos\s+)?(?:reembolsado|abonado|acreditado)\b|"
+            r"\b(?:è\s+stat[oa]|sono\s+stat[ie]|(?:le|gli|vi|ti)\s+abbiamo)\s+(?:già\s+)?(?:approvat|accreditat|rimborsat|emess|concess)\w*|"
+            r"\b(?:is|zijn)\s+(?:al\s+|reeds\s+)?(?:goedgekeurd|gecrediteerd|terugbetaald|toegekend|bijgeschreven|overgemaakt)\b|"
+            r"\b(?:został[aoy]?|zostały)\s+(?:już\s+)?(?:zatwierdzon|przyznan|zwrócon|przelan|zaksięgowan|wypłacon)\w*|"
+            r"\b(?:foi|foram)\s+(?:já\s+)?(?:aprovad|creditad|reembolsad|emitid)\w*|"
+            r"承認(?:されました|済み|しました|いたしました)|返金(?:済み|いたしました|しました|されました)|付与(?:しました|されました|いたしました)",
+            re.I,
+        ),
+    ),
+    (
+        "promise",
+        re.compile(
+            # Money moving today or within the hour: no policy pays out that fast.
+            r"(?:\brefund\w*|\breimburs\w*|\bpaid\b|\bpay(?:out|ment)?\b|\bcredit\w*|\btransfer\w*|\bmoney\b|\berstatt\w*|\büberw[ie]\w*|\bgutgeschrieben\b|\bgeld\b|"
+            r"\brembours\w*|\bversé\w*|\bvirement\b|\breembols\w*|\babon\w*|\brimbors\w*|\baccredit\w*|\bbonific\w*|\bterugbeta\w*|\bgestort\b|"
+            r"\bzwrot\w*|\bprzelew\w*|\bwypłac\w*|返金|振込|払い戻)[^.!?。\n]{0,60}?"
+            r"(?:\btoday\b|\binstantly\b|\bright away\b|\bsame[- ]day\b|\bwithin (?:an?|one|1|\d+) hours?\b|\bheute\b|aujourd'hui|\bhoy\b|\boggi\b|"
+            r"\bvandaag\b|\bdzisiaj\b|\bdziś\b|\bhoje\b|本日|今日中|即日)|"
+            r"(?:\btoday\b|\binstantly\b|\bheute\b|aujourd'hui|\bhoy\b|\boggi\b|\bvandaag\b|\bdzisiaj\b|\bhoje\b|本日|今日中|即日)[^.!?。\n]{0,40}?"
+            r"(?:\brefund\w*|\bpaid\b|\bcredit\w*|\berstatt\w*|\büberw[ie]\w*|\brembours\w*|\breembols\w*|\brimbors\w*|\baccredit\w*|\bterugbeta\w*|\bzwrot\w*|\bprzelew\w*|返金|振込)",
+            re.I,
+        ),
+    ),
+    (
+        "other_customer_data",
+        re.compile(
+            r"other (?:customers?|buyers?)'?s? (?:e-?mail|address|order|name|data)|\b(?:list|table) of (?:(?:all|the|other)\s+)?(?:customers|buyers|users|orders|sellers)\b|"
+            r"\bhere (?:is|are) the (?:list|names|addresses|e-?mails|orders)\b|"
+            r"\b(?:her|his|their)\s+(?:full\s+)?(?:name|e-?mail(?:\s+address)?|phone(?:\s+number)?|(?:delivery\s+|shipping\s+|home\s+|postal\s+)?address|orders?|account|card|password|details)\b|"
+            r"\bcard\s+ending\s+(?:in|with)\b|\blast\s+(?:four|4)\s+digits\b|"
+            r"\b(?:name|e-?mail(?:\s+address)?|phone(?:\s+number)?|address)\s+(?:on|for|of|in)\s+(?:that|the\s+other|another|her|his|their)\s+order\b|"
+            r"\b(?:name|e-?mail|address|phone)\s*,\s*(?:name|e-?mail|address|phone)\b|"
+            r"(?:^|\s)@[a-z0-9-]+\.(?:com|net|org|de|fr|es|it|nl|pl|pt|jp|co\.uk)\b|"
+            r"\b(?:anderer|anderen) (?:Kunden|Käufer)\b|\bKundenliste\b|\b(?:d'autres|des autres|autres) (?:clients|acheteurs)\b|\bliste des clients\b|"
+            r"\botros (?:clientes|compradores)\b|\blista de (?:clientes|compradores)\b|\baltri (?:clienti|acquirenti)\b|\belenco (?:dei )?clienti\b|"
+            r"\bandere (?:klanten|kopers)\b|\bklantenlijst\b|\binnych (?:klientów|kupujących)\b|\blista klientów\b|\boutros (?:clientes|compradores)\b|"
+            r"他の(?:お客様|購入者|ユーザー|顧客)|(?:購入者|お客様|顧客|会員)(?:の)?一覧|一覧表",
+            re.I,
+        ),
+    ),
 ]
 # Wording that is wrong in a reply unless the retrieved policy itself uses it ("if you keep the
 # item, the seller can offer a partial refund" is policy; "you can keep the item" is a promise).
 _UNLESS_SOURCED = [
-    ("promise", re.compile(
-        r"\bno\s+(?:need\s+to\s+(?:return|send|report)|return\s+(?:is\s+)?(?:needed|required|necessary)|further\s+checks?)\b|"
-        r"\b(?:do\s+not|don't|won't)\s+(?:need|have)\s+to\s+(?:return|send|report|fill)\b|\byou\s+(?:can|may)\s+keep\s+(?:the|it|your)\b|\bkeeps?\s+the\s+(?:item|product|goods)\b|"
-        r"\b(?:nicht|keine?)\s+(?:zurück\w*|Rücksendung|Meldung)\s+(?:nötig|notwendig|erforderlich)\b|\bpas\s+besoin\s+de\s+(?:renvoyer|retourner|signaler)\b|"
-        r"\bno\s+(?:es\s+necesario|hace\s+falta)\s+(?:devolver|enviar|informar)\b|\bquedarse\s+con\b|\bnon\s+(?:è\s+necessario|serve)\s+(?:restituire|rispedire)\b|"
-        r"\bmag\s+(?:u|hij|zij|je)\b[^.]{0,40}\bhouden\b|\bbez\s+(?:żadnego\s+)?(?:zgłoszenia|zwrotu|odsyłania)\b|\bnão\s+(?:é\s+necessário|precisa)\s+(?:devolver|enviar)\b|"
-        r"返品(?:は)?不要|返送(?:は)?不要|返品の必要はありません|"
-        r"\b(?:goodwill|store)\s+credit\b|\bcredit\s+(?:of|has\s+been)\b|\bgeste\s+commercial\b|\bdédommagement\b|\ben\s+compensation\b|\bcompensación\b|"
-        r"\b(?:tegoed|guthaben|gutschrift)\b|\bgratis\s+extra\b|\b(?:always|forever|for\s+life|lifetime|immer|lebenslang|toujours|à\s+vie|siempre|de\s+por\s+vida|"
-        r"sempre|a\s+vita|altijd|levenslang|zawsze|dożywotni\w*)\s+(?:\w+\s+){0,2}(?:free|kostenlos|gratis|gratuit\w*|darmo|bezpłatn\w*)\b|"
-        r"\b(?:free|kostenlos|gratis|gratuit\w*)\s+(?:\w+\s+){0,2}(?:forever|for\s+life|a\s+vita|à\s+vie|de\s+por\s+vida|levenslang|lebenslang)\b|"
-        r"\bfor\s+free\b|\bnous\s+vous\s+offrons\b",
-        re.I,
-    )),
-    ("persona", re.compile(
-        r"\b(?:grandma|granny|grandmother|grandpa|grandson|granddaughter|sweetie|sweetheart|honey|darling|my\s+dear|dear\s+child|babe|bestie|buddy|"
-        r"matey|ahoy|arr+|avast|hearties|shiver\s+me\s+timbers|landlubbers?|yo[- ]ho|thee|thou|thy|thine|forsooth|prithee|hath|doth|verily|methinks|"
-        r"oma|opa|schätzchen|liebling|mamie|papy|ma\s+chérie|mon\s+chéri|abuel[ao]|abuelit[ao]|cariño|mi\s+amor|nonn[ao]|tesoro|schatje|lieverd|"
-        r"babci[aą]|kochani[eu]|vov[óô]|querid[ao])\b|おばあちゃん|おじいちゃん|"
-        r"\b(?:scam(?:mers?)?|fraud(?:sters?)?|crooks?|rip-?off|betrüger\w*|abzocke\w*|escroc\w*|arnaque\w*|estafador\w*|truffator\w*|oplichter\w*|oszu[sś]\w*|golpist\w*)\b|詐欺",
-        re.I,
-    )),
-    ("other_customer_data", re.compile(
-        # A data record ("Phone: …", "電話番号："), unless the policy prints one (a support address).
-        r"(?:\b(?:e-?mail|phone|telephone|telefon|téléphone|teléfono|telefono|telefoon|telefone|address|adresse|dirección|indirizzo|adres|endereço)|"
-        r"電話番号|住所|氏名|メールアドレス)\s*[:：]",
-        re.I,
-    )),
+    (
+        "promise",
+        re.compile(
+            r"\bno\s+(?:need\s+to\s+(?:return|send|report)|return\s+(?:is\s+)?(?:needed|required|necessary)|further\s+checks?)\b|"
+            r"\b(?:do\s+not|don't|won't)\s+(?:need|have)\s+to\s+(?:return|send|report|fill)\b|\byou\s+(?:can|may)\s+keep\s+(?:the|it|your)\b|\bkeeps?\s+the\s+(?:item|product|goods)\b|"
+            r"\b(?:nicht|keine?)\s+(?:zurück\w*|Rücksendung|Meldung)\s+(?:nötig|notwendig|erforderlich)\b|\bpas\s+besoin\s+de\s+(?:renvoyer|retourner|signaler)\b|"
+            r"\bno\s+(?:es\s+necesario|hace\s+falta)\s+(?:devolver|enviar|informar)\b|\bquedarse\s+con\b|\bnon\s+(?:è\s+necessario|serve)\s+(?:restituire|rispedire)\b|"
+            r"\bmag\s+(?:u|hij|zij|je)\b[^.]{0,40}\bhouden\b|\bbez\s+(?:żadnego\s+)?(?:zgłoszenia|zwrotu|odsyłania)\b|\bnão\s+(?:é\s+necessário|precisa)\s+(?:devolver|enviar)\b|"
+            r"返品(?:は)?不要|返送(?:は)?不要|返品の必要はありません|"
+            r"\b(?:goodwill|store)\s+credit\b|\bcredit\s+(?:of|has\s+been)\b|\bgeste\s+commercial\b|\bdédommagement\b|\ben\s+compensation\b|\bcompensación\b|"
+            r"\b(?:tegoed|guthaben|gutschrift)\b|\bgratis\s+extra\b|\b(?:always|forever|for\s+life|lifetime|immer|lebenslang|toujours|à\s+vie|siempre|de\s+por\s+vida|"
+            r"sempre|a\s+vita|altijd|levenslang|zawsze|dożywotni\w*)\s+(?:\w+\s+){0,2}(?:free|kostenlos|gratis|gratuit\w*|darmo|bezpłatn\w*)\b|"
+            r"\b(?:free|kostenlos|gratis|gratuit\w*)\s+(?:\w+\s+){0,2}(?:forever|for\s+life|a\s+vita|à\s+vie|de\s+por\s+vida|levenslang|lebenslang)\b|"
+            r"\bfor\s+free\b|\bnous\s+vous\s+offrons\b",
+            re.I,
+        ),
+    ),
+    (
+        "persona",
+        re.compile(
+            r"\b(?:grandma|granny|grandmother|grandpa|grandson|granddaughter|sweetie|sweetheart|honey|darling|my\s+dear|dear\s+child|babe|bestie|buddy|"
+            r"matey|ahoy|arr+|avast|hearties|shiver\s+me\s+timbers|landlubbers?|yo[- ]ho|thee|thou|thy|thine|forsooth|prithee|hath|doth|verily|methinks|"
+            r"oma|opa|schätzchen|liebling|mamie|papy|ma\s+chérie|mon\s+chéri|abuel[ao]|abuelit[ao]|cariño|mi\s+amor|nonn[ao]|tesoro|schatje|lieverd|"
+            r"babci[aą]|kochani[eu]|vov[óô]|querid[ao])\b|おばあちゃん|おじいちゃん|"
+            r"\b(?:scam(?:mers?)?|fraud(?:sters?)?|crooks?|rip-?off|betrüger\w*|abzocke\w*|escroc\w*|arnaque\w*|estafador\w*|truffator\w*|oplichter\w*|oszu[sś]\w*|golpist\w*)\b|詐欺",
+            re.I,
+        ),
+    ),
+    (
+        "other_customer_data",
+        re.compile(
+            # A data record ("Phone: …", "電話番号："), unless the policy prints one (a support address).
+            r"(?:\b(?:e-?mail|phone|telephone|telefon|téléphone|teléfono|telefono|telefoon|telefone|address|adresse|dirección|indirizzo|adres|endereço)|"
+            r"電話番号|住所|氏名|メールアドレス)\s*[:：]",
+            re.I,
+        ),
+    ),
     ("fact", re.compile(r"§\s*\d+(?:[.,]\d+)*")),  # a paragraph of some rulebook: only if a passage has it
-    ("markup", re.compile(
-        r"\bhttps?://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|info|biz|io|co|example|shop|store|xyz|top|eu|de|fr|es|it|nl|pl|pt|jp|uk|ie|be|at|ch|se)\b(?:/\S*)?",
-        re.I,
-    )),
+    (
+        "markup",
+        re.compile(
+            r"\bhttps?://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|info|biz|io|co|example|shop|store|xyz|top|eu|de|fr|es|it|nl|pl|pt|jp|uk|ie|be|at|ch|se)\b(?:/\S*)?",
+            re.I,
+        ),
+    ),
 ]
 # Introducing oneself by a name: "I am DAN", "je suis Max", "as Max": a persona (the draft signs
 # as the team, never as a person), unless the name is one the sources use.
@@ -201,8 +234,25 @@ _COUNTING = [  # zero to twelve, in the languages we reply in
 ]
 _NUMBER_WORDS: dict[str, float] = {
     **{w: float(i) for line in _COUNTING for i, w in enumerate(line.split())},
-    "a": 1.0, "an": 1.0, "ein": 1.0, "eine": 1.0, "einen": 1.0, "une": 1.0, "una": 1.0, "één": 1.0, "uma": 1.0, "duas": 2.0, "dwie": 2.0,
-    "hundred": 100.0, "hundert": 100.0, "cent": 100.0, "cien": 100.0, "cento": 100.0, "honderd": 100.0, "sto": 100.0, "cem": 100.0,
+    "a": 1.0,
+    "an": 1.0,
+    "ein": 1.0,
+    "eine": 1.0,
+    "einen": 1.0,
+    "une": 1.0,
+    "una": 1.0,
+    "één": 1.0,
+    "uma": 1.0,
+    "duas": 2.0,
+    "dwie": 2.0,
+    "hundred": 100.0,
+    "hundert": 100.0,
+    "cent": 100.0,
+    "cien": 100.0,
+    "cento": 100.0,
+    "honderd": 100.0,
+    "sto": 100.0,
+    "cem": 100.0,
 }
 # "a"/"an" and the articles only count as "one" before weeks, months and years ("a year to return").
 _ARTICLES = {"a", "an", "ein", "eine", "einen", "un", "une", "uno", "una", "een", "één", "um", "uma"}
@@ -217,7 +267,8 @@ _DURATION = re.compile(
 )
 _MONEY = re.compile(rf"(?:€|EUR)\s*(?P<a>{_NUM})|(?P<b>{_NUM})\s*(?:€|EUR\b|euros?\b|ユーロ)", re.I)
 _PERCENT = re.compile(
-    rf"(?P<num>{_NUM})\s*(?:%|per\s*cent|percent|prozent|pour\s*cent|por\s*ciento|per\s*cento|procent|por\s*cento|パーセント)", re.I
+    rf"(?P<num>{_NUM})\s*(?:%|per\s*cent|percent|prozent|pour\s*cent|por\s*ciento|per\s*cento|procent|por\s*cento|パーセント)",
+    re.I,
 )
 _BARE_NUMBER = re.compile(rf"(?<![0-9A-Za-z\u00c0-\u024f_.,:/#-])(?P<num>{_NUM})(?![0-9A-Za-z\u00c0-\u024f_:/])")
 _ISO_DATE = re.compile(r"\b(20\d{2})-(\d{2})-(\d{2})\b")
@@ -231,11 +282,15 @@ _WEEKDAY = re.compile(
     re.I,
 )
 _ORDER_ID = re.compile(r"\bTW-\d{4}-\d{4}\b", re.I)  # the marketplace's order-number format
-_CODE = re.compile(r"(?<![\w-])(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w-])|(?<![\w-])[A-Z]{2,}(?:-[A-Z0-9]{2,})+(?![\w-])")
+_CODE = re.compile(
+    r"(?<![\w-])(?=[\w-]*[A-Za-z])(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w-])|(?<![\w-])[A-Z]{2,}(?:-[A-Z0-9]{2,})+(?![\w-])"
+)
 _NUMBER_AND_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:-?[a-zà-ÿ]+)+", re.I)  # "365-day", "24h": quantities, not codes
 
 # ---- the buyer's message as untrusted text ----
-_QUOTED = re.compile(r'"([^"\n]{2,500})"|“([^”\n]{2,500})”|„([^“”"\n]{2,500})[“”"]|«\s*([^»\n]{2,500}?)\s*»|「([^」\n]{1,500})」|『([^』\n]{1,500})』|‘([^’\n]{2,500})’')
+_QUOTED = re.compile(
+    r'"([^"\n]{2,500})"|“([^”\n]{2,500})”|„([^“”"\n]{2,500})[“”"]|«\s*([^»\n]{2,500}?)\s*»|「([^」\n]{1,500})」|『([^』\n]{1,500})』|‘([^’\n]{2,500})’'
+)
 # Signs that a message tries to instruct the model rather than ask for help: imperatives about
 # the reply itself, role changes, forged system/agent turns and notes, encodings, markup.
 _INJECTION_CUES = re.compile(
@@ -285,7 +340,12 @@ def _localized_dates(locale: str, text: str) -> list[tuple[date, tuple[int, int]
     months: list[str] = book.data["months"]
     pattern = str(book.data["date_format"])
     month_alt = "|".join(re.escape(m) for m in sorted(months, key=len, reverse=True))
-    regex = re.escape(pattern).replace(r"\{day\}", r"(?P<day>\d{1,2})").replace(r"\{month\}", f"(?P<month>{month_alt})").replace(r"\{year\}", r"(?P<year>20\d{2})")
+    regex = (
+        re.escape(pattern)
+        .replace(r"\{day\}", r"(?P<day>\d{1,2})")
+        .replace(r"\{month\}", f"(?P<month>{month_alt})")
+        .replace(r"\{year\}", r"(?P<year>20\d{2})")
+    )
     for match in re.finditer(regex, text, re.I):
         try:
             month = [m.lower() for m in months].index(match.group("month").lower()) + 1
@@ -393,7 +453,9 @@ def _prompt_wording() -> tuple[frozenset[str], frozenset[str]]:
         text = re.sub(r"\{[{%#].*?[}%#]\}", " ", text, flags=re.S)
         for line in text.splitlines():
             words = _words(line)
-            runs.update(" ".join(words[i : i + 4]) for i in range(len(words) - 3) if _META_WORDS & set(words[i : i + 4]))
+            runs.update(
+                " ".join(words[i : i + 4]) for i in range(len(words) - 3) if _META_WORDS & set(words[i : i + 4])
+            )
         labels.update(m.lower().replace("_", " ") for m in re.findall(r"\b[A-Z]{3,}(?:[ _][A-Z]{2,})+\b", text))
     return frozenset(runs), frozenset(labels)
 
@@ -455,7 +517,11 @@ def _decoded(text: str) -> str:
             continue
         if decoded and sum(ch.isprintable() or ch.isspace() for ch in decoded) >= 0.95 * len(decoded):
             out.append(decoded)
-    out.extend(codecs.encode(line, "rot13") for line in text.splitlines() if sum(ch.isascii() and ch.isalpha() for ch in line) >= 20)
+    out.extend(
+        codecs.encode(line, "rot13")
+        for line in text.splitlines()
+        if sum(ch.isascii() and ch.isalpha() for ch in line) >= 20
+    )
     return "\n".join(out)
 
 
@@ -536,7 +602,12 @@ class Guardrails:
 
     def _placeholders(self, body: str) -> list[Finding]:
         return [
-            Finding(check="placeholder", severity="error", message=f"unfilled placeholder {m.group(0)!r}", sentence=_sentence_of(body, m.group(0)))
+            Finding(
+                check="placeholder",
+                severity="error",
+                message=f"unfilled placeholder {m.group(0)!r}",
+                sentence=_sentence_of(body, m.group(0)),
+            )
             for m in _PLACEHOLDER.finditer(body)
         ]
 
@@ -546,7 +617,14 @@ class Guardrails:
         for sentence in generation.sentences:
             for chunk_id in sentence.chunk_ids:
                 if chunk_id not in known:
-                    findings.append(Finding(check="citation", severity="error", message=f"cites {chunk_id!r}, which was not retrieved", sentence=sentence.text))
+                    findings.append(
+                        Finding(
+                            check="citation",
+                            severity="error",
+                            message=f"cites {chunk_id!r}, which was not retrieved",
+                            sentence=sentence.text,
+                        )
+                    )
         if ctx.passages and not any(s.chunk_ids for s in generation.sentences):
             findings.append(Finding(check="citation", severity="warning", message="no sentence cites a passage"))
         return findings
@@ -558,7 +636,13 @@ class Guardrails:
         expected = generation.language
         if guess.code not in ("und", expected):
             severity = "error" if guess.confidence >= 0.6 else "warning"
-            findings.append(Finding(check="language", severity=severity, message=f"draft reads as '{guess.code}' ({guess.confidence:.2f}), expected '{expected}'"))
+            findings.append(
+                Finding(
+                    check="language",
+                    severity=severity,
+                    message=f"draft reads as '{guess.code}' ({guess.confidence:.2f}), expected '{expected}'",
+                )
+            )
         # One sentence in another script is enough to be wrong: the language guess for the whole
         # draft can still come out right. Names and item names are allowed in any script.
         for sentence in generation.sentences:
@@ -568,14 +652,33 @@ class Guardrails:
             else:
                 wrong = len(_FOREIGN_SCRIPT.findall(text)) >= 2
             if wrong:
-                findings.append(Finding(check="language", severity="error", message=f"a sentence is not written in '{expected}'", sentence=sentence.text))
+                findings.append(
+                    Finding(
+                        check="language",
+                        severity="error",
+                        message=f"a sentence is not written in '{expected}'",
+                        sentence=sentence.text,
+                    )
+                )
         return findings
 
     def _length(self, body: str) -> list[Finding]:
         if len(body) < self.limits.min_chars:
-            return [Finding(check="length", severity="error", message=f"draft has {len(body)} characters; at least {self.limits.min_chars} expected")]
+            return [
+                Finding(
+                    check="length",
+                    severity="error",
+                    message=f"draft has {len(body)} characters; at least {self.limits.min_chars} expected",
+                )
+            ]
         if len(body) > self.limits.max_chars:
-            return [Finding(check="length", severity="error", message=f"draft has {len(body)} characters; at most {self.limits.max_chars} allowed")]
+            return [
+                Finding(
+                    check="length",
+                    severity="error",
+                    message=f"draft has {len(body)} characters; at most {self.limits.max_chars} allowed",
+                )
+            ]
         return []
 
     # ---- numbers ----
@@ -593,7 +696,9 @@ class Guardrails:
         findings: list[Finding] = []
 
         def flag(message: str, fragment: str) -> None:
-            findings.append(Finding(check="fact", severity="error", message=message, sentence=self._sentence(generation, fragment)))
+            findings.append(
+                Finding(check="fact", severity="error", message=message, sentence=self._sentence(generation, fragment))
+            )
 
         allowed_dates = set(ctx.facts.dates())
         order = ctx.ticket.order
@@ -621,7 +726,9 @@ class Guardrails:
         # days"), order numbers, codes and the item names.
         spans = [span for _, span in dates]
         spans += [m.span() for m in _ORDER_ID.finditer(body)]
-        spans += [m.span() for m in _CODE.finditer(body) if sources.is_trusted(m.group(0)) or _ORDER_ID.fullmatch(m.group(0))]
+        spans += [
+            m.span() for m in _CODE.finditer(body) if sources.is_trusted(m.group(0)) or _ORDER_ID.fullmatch(m.group(0))
+        ]
         if order:
             for item in order.items:
                 spans += [m.span() for m in re.finditer(re.escape(item.name), body)]
@@ -631,7 +738,11 @@ class Guardrails:
         # Durations, unit by unit: "24 hours" is not backed by "24 months".
         allowed: dict[str, set[float]] = {unit: set() for unit in _UNITS}
         for key, fact in ctx.facts.facts.items():
-            values = {float(fact.value)} if isinstance(fact.value, int | float) and not isinstance(fact.value, bool) else set()
+            values = (
+                {float(fact.value)}
+                if isinstance(fact.value, int | float) and not isinstance(fact.value, bool)
+                else set()
+            )
             if key.endswith("_hours"):
                 allowed["hour"] |= values
             elif "days" in key:
@@ -651,7 +762,10 @@ class Guardrails:
             used.append(match.span())
             if round(value, 3) not in {round(v, 3) for v in allowed[unit]}:
                 known = sorted(int(n) if float(n).is_integer() else n for n in allowed[unit] if n < 1000)
-                flag(f"'{match.group(0).strip()}' contradicts the policy facts (known {unit} values: {known})", match.group(0).strip())
+                flag(
+                    f"'{match.group(0).strip()}' contradicts the policy facts (known {unit} values: {known})",
+                    match.group(0).strip(),
+                )
 
         money = {round(n, 2) for n in numbers}
         if order:
@@ -683,10 +797,26 @@ class Guardrails:
 
         facts = ctx.facts
         lowered = body.lower()
-        if facts.get("return_window_open") is False and ctx.triage.intent.label == "return_request" and re.search(r"\bstill (?:return|send)|can (?:still )?return it\b", lowered):
-            findings.append(Finding(check="fact", severity="error", message="says the item can still be returned, but the return window has closed"))
-        if facts.get("cancellable") is False and re.search(r"\bcancel(?:led)? (?:it )?(?:for you|free of charge)\b|\bhave cancelled\b", lowered):
-            findings.append(Finding(check="fact", severity="error", message="offers a cancellation, but the order has already shipped"))
+        if (
+            facts.get("return_window_open") is False
+            and ctx.triage.intent.label == "return_request"
+            and re.search(r"\bstill (?:return|send)|can (?:still )?return it\b", lowered)
+        ):
+            findings.append(
+                Finding(
+                    check="fact",
+                    severity="error",
+                    message="says the item can still be returned, but the return window has closed",
+                )
+            )
+        if facts.get("cancellable") is False and re.search(
+            r"\bcancel(?:led)? (?:it )?(?:for you|free of charge)\b|\bhave cancelled\b", lowered
+        ):
+            findings.append(
+                Finding(
+                    check="fact", severity="error", message="offers a cancellation, but the order has already shipped"
+                )
+            )
         return findings
 
     # ---- what a reply must never say ----
@@ -695,7 +825,9 @@ class Guardrails:
         findings: list[Finding] = []
 
         def flag(check: str, message: str, fragment: str) -> None:
-            findings.append(Finding(check=check, severity="error", message=message, sentence=self._sentence(generation, fragment)))
+            findings.append(
+                Finding(check=check, severity="error", message=message, sentence=self._sentence(generation, fragment))
+            )
 
         for check, pattern in _FORBIDDEN:
             for match in pattern.finditer(body):
@@ -713,11 +845,20 @@ class Guardrails:
         own = (ctx.ticket.order.id or "").upper() if ctx.ticket.order else ""
         for match in _ORDER_ID.finditer(body):
             if match.group(0).upper() != own and not sources.verbatim(body, *match.span()):
-                flag("other_customer_data", f"mentions order {match.group(0)!r}, which is not this ticket's order", match.group(0))
+                flag(
+                    "other_customer_data",
+                    f"mentions order {match.group(0)!r}, which is not this ticket's order",
+                    match.group(0),
+                )
         for match in _CODE.finditer(body):
             code = match.group(0)
             compact = code.replace("-", "")
-            if _ORDER_ID.fullmatch(code) or sources.is_trusted(code) or _NUMBER_AND_UNIT.fullmatch(code) or sources.verbatim(body, *match.span()):
+            if (
+                _ORDER_ID.fullmatch(code)
+                or sources.is_trusted(code)
+                or _NUMBER_AND_UNIT.fullmatch(code)
+                or sources.verbatim(body, *match.span())
+            ):
                 continue
             letters = sum(ch.isalpha() for ch in compact)
             if len(compact) >= 5 and letters >= 2 and (any(ch.isdigit() for ch in compact) or code.isupper()):
@@ -739,7 +880,9 @@ class Guardrails:
 
         echoed = _echoes_buyer(body, ctx.ticket.message)
         if echoed:
-            findings.append(Finding(check="echo", severity="error", message=f"repeats the buyer's own words verbatim: '{echoed}'"))
+            findings.append(
+                Finding(check="echo", severity="error", message=f"repeats the buyer's own words verbatim: '{echoed}'")
+            )
         return findings
 
     def _echo(self, generation: Generation, sources: _Sources) -> list[Finding]:
@@ -750,11 +893,14 @@ class Guardrails:
         for sentence in generation.sentences:
             fragment = self._echoed(sentence.text, sources)
             if fragment:
-                findings.append(Finding(
-                    check="echo", severity="error",
-                    message=f"takes '{fragment}' from the buyer's message, and no policy, fact or order detail says it",
-                    sentence=sentence.text,
-                ))
+                findings.append(
+                    Finding(
+                        check="echo",
+                        severity="error",
+                        message=f"takes '{fragment}' from the buyer's message, and no policy, fact or order detail says it",
+                        sentence=sentence.text,
+                    )
+                )
         return findings
 
     @staticmethod

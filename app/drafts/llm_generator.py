@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from app.drafts.context import DraftContext, Generation, Sentence
 from app.drafts.guardrails import Finding
@@ -26,14 +27,33 @@ from app.settings import Settings
 from app.taxonomy import INTENT_DESCRIPTIONS, Intent
 
 LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "pl": "Polish", "ja": "Japanese", "zh": "Chinese (Simplified)", "ko": "Korean",
-    "tr": "Turkish", "ru": "Russian", "ar": "Arabic",
+    "en": "English",
+    "de": "German",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "ja": "Japanese",
+    "zh": "Chinese (Simplified)",
+    "ko": "Korean",
+    "tr": "Turkish",
+    "ru": "Russian",
+    "ar": "Arabic",
 }
 STYLE = {
-    "de": "Use the formal 'Sie'.", "fr": "Use 'vous'.", "es": "Use 'usted'.", "it": "Use the formal 'Lei'.",
-    "nl": "Use 'u'.", "pl": "Use formal, gender-neutral 'Państwo' forms.", "ja": "Use polite keigo.",
-    "pt": "Use a polite, neutral register.", "ko": "Use polite 합쇼체.", "ru": "Use 'Вы'.", "tr": "Use 'siz'.",
+    "de": "Use the formal 'Sie'.",
+    "fr": "Use 'vous'.",
+    "es": "Use 'usted'.",
+    "it": "Use the formal 'Lei'.",
+    "nl": "Use 'u'.",
+    "pl": "Use formal, gender-neutral 'Państwo' forms.",
+    "ja": "Use polite keigo.",
+    "pt": "Use a polite, neutral register.",
+    "ko": "Use polite 합쇼체.",
+    "ru": "Use 'Вы'.",
+    "tr": "Use 'siz'.",
 }
 
 OnToken = Callable[[str], Awaitable[None]]
@@ -127,7 +147,10 @@ _REPLY_SCHEMA = {
                     "type": "object",
                     "additionalProperties": False,
                     "required": ["text", "passage_ids"],
-                    "properties": {"text": {"type": "string"}, "passage_ids": {"type": "array", "items": {"type": "string"}}},
+                    "properties": {
+                        "text": {"type": "string"},
+                        "passage_ids": {"type": "array", "items": {"type": "string"}},
+                    },
                 },
             },
         },
@@ -216,7 +239,9 @@ def _fact_lines(ctx: DraftContext) -> list[str]:
         if key in ("order_id", "item_name", "seller_name"):
             continue
         value = fact.value.isoformat() if hasattr(fact.value, "isoformat") else fact.value
-        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False, default=str)} ({fact.explanation}; source: {fact.source})")
+        lines.append(
+            f"{key} = {json.dumps(value, ensure_ascii=False, default=str)} ({fact.explanation}; source: {fact.source})"
+        )
     return lines
 
 
@@ -292,7 +317,9 @@ class LLMGenerator:
             count = sum(tokens.count(str(m.get("content", ""))) + 4 for m in messages)
             if count <= self.settings.prompt_token_budget or len(passages) <= 1:
                 if count > self.settings.prompt_token_budget:
-                    notes.append(f"prompt has {count} tokens, over the {self.settings.prompt_token_budget} budget even with one passage")
+                    notes.append(
+                        f"prompt has {count} tokens, over the {self.settings.prompt_token_budget} budget even with one passage"
+                    )
                 return messages, redaction, count, notes
             dropped = min(passages, key=lambda p: p.score)
             passages.remove(dropped)
@@ -334,7 +361,9 @@ class LLMGenerator:
         except LLMFailure:
             raise
         except openai.APITimeoutError as exc:
-            raise LLMFailure(f"LLM timed out after {self.settings.llm_timeout_s:g} s ({self.settings.llm_max_retries} retries)") from exc
+            raise LLMFailure(
+                f"LLM timed out after {self.settings.llm_timeout_s:g} s ({self.settings.llm_max_retries} retries)"
+            ) from exc
         except openai.RateLimitError as exc:
             raise LLMFailure(f"LLM rate-limited (429) after {self.settings.llm_max_retries} retries") from exc
         except openai.APIStatusError as exc:
@@ -397,8 +426,7 @@ class LLMGenerator:
             return mask_name(text, ctx.customer_name, redaction.mapping)
 
         sentences_out = [
-            {"text": scrub(s.text), "passage_ids": [by_chunk.get(c, c) for c in s.chunk_ids]}
-            for s in draft.sentences
+            {"text": scrub(s.text), "passage_ids": [by_chunk.get(c, c) for c in s.chunk_ids]} for s in draft.sentences
         ]
         as_json = json.dumps({"language": ctx.language, "sentences": sentences_out}, ensure_ascii=False)
         problems = [
@@ -421,23 +449,33 @@ class LLMGenerator:
         original.mapping.update(redaction.mapping)
         sentences, _ = self._parse(content, ctx, original)
         return Generation(
-            body=_body(sentences), sentences=sentences, language=ctx.language, generator=self.model,
-            prompt_id=self.repair_prompt.id, prompt_version=f"{draft.prompt_version}+repair{self.repair_prompt.version}",
-            prompt_tokens=draft.prompt_tokens + prompt_tokens, completion_tokens=draft.completion_tokens + completion_tokens,
+            body=_body(sentences),
+            sentences=sentences,
+            language=ctx.language,
+            generator=self.model,
+            prompt_id=self.repair_prompt.id,
+            prompt_version=f"{draft.prompt_version}+repair{self.repair_prompt.version}",
+            prompt_tokens=draft.prompt_tokens + prompt_tokens,
+            completion_tokens=draft.completion_tokens + completion_tokens,
             notes=[*draft.notes, "repaired once after the checks"],
         )
 
-    async def translate(self, body: str, source: str, target: str, *, customer_name: str | None = None) -> str:  # noqa: E501
+    async def translate(self, body: str, source: str, target: str, *, customer_name: str | None = None) -> str:
         """``body`` in ``target``. Pass ``customer_name`` so the greeting's name is masked too."""
         redaction = redact(body)
         redaction.text = mask_name(redaction.text, customer_name, redaction.mapping)
         messages = self.translate_prompt.messages(
-            body=redaction.text, source_language=source, target_language=target,
+            body=redaction.text,
+            source_language=source,
+            target_language=target,
             target_language_name=LANGUAGE_NAMES.get(target, target),
         )
         try:
             response = await self.client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=self.settings.llm_max_tokens, temperature=0.0  # type: ignore[arg-type]
+                model=self.model,
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                max_tokens=self.settings.llm_max_tokens,
+                temperature=0.0,
             )
         except openai.OpenAIError as exc:
             raise LLMFailure(f"translation failed: {type(exc).__name__}") from exc

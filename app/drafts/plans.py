@@ -32,7 +32,7 @@ class PlanContext:
         return self.facts.get(key)
 
 
-def S(*keys: str, facts: tuple[str, ...] = (), optional: bool = False) -> Step:  # noqa: N802 (reads like a table)
+def S(*keys: str, facts: tuple[str, ...] = (), optional: bool = False) -> Step:
     return Step(tuple(keys), facts, optional)
 
 
@@ -143,7 +143,9 @@ def plan_for(ctx: PlanContext) -> list[Step]:
         steps.append(S("product_seller", "product_ask", facts=("seller_response_hours",)))
     elif intent == Intent.SELLER_DISPUTE:
         steps.append(S("dispute_ack", optional=True))
-        steps.append(S("dispute_process", facts=("seller_response_hours", "dispute_seller_days", "platform_steps_in_from")))
+        steps.append(
+            S("dispute_process", facts=("seller_response_hours", "dispute_seller_days", "platform_steps_in_from"))
+        )
     elif intent == Intent.BUYER_PROTECTION_CLAIM:
         if f.get("protection_eligible") is False:
             steps.append(S("protection_expired", facts=("protection_deadline",)))
@@ -188,9 +190,25 @@ def plan_for(ctx: PlanContext) -> list[Step]:
 
 # Intents where the reply opens with an apology rather than thanks.
 SORRY_INTENTS = {
-    Intent.DELIVERY_DELAYED, Intent.NOT_RECEIVED, Intent.DAMAGED_ITEM, Intent.WRONG_ITEM, Intent.MISSING_ITEM,
-    Intent.REFUND_STATUS, Intent.PAYMENT_ISSUE, Intent.ACCOUNT_ACCESS, Intent.SELLER_DISPUTE,
-    Intent.BUYER_PROTECTION_CLAIM, Intent.WARRANTY_CLAIM, Intent.COMPLAINT, Intent.PROMOTION_COUPON,
+    Intent.DELIVERY_DELAYED,
+    Intent.NOT_RECEIVED,
+    Intent.DAMAGED_ITEM,
+    Intent.WRONG_ITEM,
+    Intent.MISSING_ITEM,
+    Intent.REFUND_STATUS,
+    Intent.PAYMENT_ISSUE,
+    Intent.ACCOUNT_ACCESS,
+    Intent.SELLER_DISPUTE,
+    Intent.BUYER_PROTECTION_CLAIM,
+    Intent.WARRANTY_CLAIM,
+    Intent.COMPLAINT,
+    Intent.PROMOTION_COUPON,
 }
 # Intents whose own first step already apologises: the opening just thanks.
-SELF_APOLOGISING = {Intent.DAMAGED_ITEM, Intent.WRONG_ITEM, Intent.MISSING_ITEM, Intent.COMPLAINT, Intent.SELLER_DISPUTE}
+SELF_APOLOGISING = {
+    Intent.DAMAGED_ITEM,
+    Intent.WRONG_ITEM,
+    Intent.MISSING_ITEM,
+    Intent.COMPLAINT,
+    Intent.SELLER_DISPUTE,
+}

@@ -11,7 +11,6 @@ repair ends in the deterministic template draft, with the reason recorded on the
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,7 +64,11 @@ class Drafter:
         self.guardrails = Guardrails(triager.languages, Limits(max_chars=settings.draft_max_chars))
 
     def llm_status(self) -> str:
-        return f"{self.settings.llm_model} at {self.settings.llm_base_url}" if self.llm else "not configured: template drafts"
+        return (
+            f"{self.settings.llm_model} at {self.settings.llm_base_url}"
+            if self.llm
+            else "not configured: template drafts"
+        )
 
     async def close(self) -> None:
         if self.llm is not None:
@@ -85,7 +88,10 @@ class Drafter:
             received = received.replace(tzinfo=UTC)
         documents = await self.kb.policy_facts(seller)
         facts = compute_facts(
-            intent=triage.intent.label, order=req.order, received_at=received, documents=documents,
+            intent=triage.intent.label,
+            order=req.order,
+            received_at=received,
+            documents=documents,
             responsible_party=triage.responsible_party.party,
         )
         flags = [s.flag for s in triage.escalation.flags]
@@ -96,21 +102,39 @@ class Drafter:
 
         started = time.perf_counter()
         query = classifier_text(req.message, req.subject)[:1500]
-        prior = {triage.intent.label: triage.intent.confidence, **{a.label: a.confidence for a in triage.intent.alternatives}}
+        prior = {
+            triage.intent.label: triage.intent.confidence,
+            **{a.label: a.confidence for a in triage.intent.alternatives},
+        }
         # One vector search with room to spare; the intent's and the facts' documents are then
         # taken from its candidates, or topped up from the catalogue without another search.
-        result = await self.kb.search(query, k=max(20, self.settings.draft_passages), language=language, filters=Filters(seller=seller), intent_prior=prior)
+        result = await self.kb.search(
+            query,
+            k=max(20, self.settings.draft_passages),
+            language=language,
+            filters=Filters(seller=seller),
+            intent_prior=prior,
+        )
         intent_docs = await self.kb.documents_for_intent(triage.intent.label, seller)
         wanted = list(dict.fromkeys([*fact_docs, *intent_docs[:3]]))
-        extra = [next(h for h in result.hits if h.chunk.doc_id == doc) for doc in wanted if any(h.chunk.doc_id == doc for h in result.hits)]
+        extra = [
+            next(h for h in result.hits if h.chunk.doc_id == doc)
+            for doc in wanted
+            if any(h.chunk.doc_id == doc for h in result.hits)
+        ]
         missing = [doc for doc in wanted if not any(h.chunk.doc_id == doc for h in result.hits)]
         if missing:
             extra += await self.kb.best_in_documents(query, missing, language)
         latency["retrieval_ms"] = round((time.perf_counter() - started) * 1000, 3)
         passages = self._passages(result.hits[: self.settings.draft_passages], extra)
         return DraftContext(
-            ticket=req, triage=triage, language=language, passages=passages, facts=facts,
-            instructions=Instructions.parse(req.instructions), account_takeover=takeover,
+            ticket=req,
+            triage=triage,
+            language=language,
+            passages=passages,
+            facts=facts,
+            instructions=Instructions.parse(req.instructions),
+            account_takeover=takeover,
             style_guide=await self.kb.style_guide(language) if self.llm is not None else None,
         )
 
@@ -128,20 +152,39 @@ class Drafter:
                 break
         return [
             PassageRef(
-                ref=f"P{i}", chunk_id=h.chunk.id, doc_id=h.chunk.doc_id, anchor=h.chunk.anchor, title=h.chunk.title,
-                heading=" › ".join(h.chunk.heading_path[1:]) or h.chunk.title, locale=h.chunk.locale,
-                text=h.chunk.text, score=h.score, policy_type=h.chunk.policy_type, scope=h.chunk.scope, version=h.chunk.version, intents=tuple(h.chunk.intents),
+                ref=f"P{i}",
+                chunk_id=h.chunk.id,
+                doc_id=h.chunk.doc_id,
+                anchor=h.chunk.anchor,
+                title=h.chunk.title,
+                heading=" › ".join(h.chunk.heading_path[1:]) or h.chunk.title,
+                locale=h.chunk.locale,
+                text=h.chunk.text,
+                score=h.score,
+                policy_type=h.chunk.policy_type,
+                scope=h.chunk.scope,
+                version=h.chunk.version,
+                intents=tuple(h.chunk.intents),
             )
             for i, h in enumerate(chosen, start=1)
         ]
 
     # ---- drafting ----
-    async def draft(self, req: DraftIn, *, on_token: OnToken | None = None, on_stage: OnStage | None = None) -> DraftOutcome:
+    async def draft(
+        self, req: DraftIn, *, on_token: OnToken | None = None, on_stage: OnStage | None = None
+    ) -> DraftOutcome:
         total_started = time.perf_counter()
         latency: dict[str, float] = {}
         ctx = await self.prepare(req, latency)
         if on_stage:
-            await on_stage("context", {"language": ctx.language, "intent": ctx.triage.intent.label, "passages": [p.chunk_id for p in ctx.passages]})
+            await on_stage(
+                "context",
+                {
+                    "language": ctx.language,
+                    "intent": ctx.triage.intent.label,
+                    "passages": [p.chunk_id for p in ctx.passages],
+                },
+            )
         use_llm = req.generator == "llm" or (req.generator == "auto" and self.llm is not None)
         if req.generator == "llm" and self.llm is None:
             raise Unprocessable("generator 'llm' was requested but no LLM is configured (REPLYDESK_LLM_BASE_URL)")
@@ -166,13 +209,17 @@ class Drafter:
                     latency["first_token_ms"] = round((first_token[0] - total_started) * 1000, 3)
                 findings = self.guardrails.check(ctx, generation)
                 if self.guardrails.has_errors(findings):
-                    notes.append("first LLM draft failed the checks: " + "; ".join(f.message for f in findings if f.severity == "error")[:400])
+                    notes.append(
+                        "first LLM draft failed the checks: "
+                        + "; ".join(f.message for f in findings if f.severity == "error")[:400]
+                    )
                     generation = await self.llm.repair(ctx, generation, findings)
                     findings = self.guardrails.check(ctx, generation)
                     if self.guardrails.has_errors(findings):
-                        fallback_reason = "LLM draft failed the checks after one repair: " + "; ".join(
-                            f.message for f in findings if f.severity == "error"
-                        )[:500]
+                        fallback_reason = (
+                            "LLM draft failed the checks after one repair: "
+                            + "; ".join(f.message for f in findings if f.severity == "error")[:500]
+                        )
                         generation = None
             except LLMFailure as exc:
                 fallback_reason = str(exc)
@@ -197,22 +244,37 @@ class Drafter:
 
         translation = await self._translation(req, ctx, generation, notes) if req.translate_for_agent else None
         cost = (
-            generation.prompt_tokens * self.settings.llm_input_cost_per_mtok
-            + generation.completion_tokens * self.settings.llm_output_cost_per_mtok
-        ) / 1_000_000 if generation.generator == self.settings.llm_model else 0.0
+            (
+                generation.prompt_tokens * self.settings.llm_input_cost_per_mtok
+                + generation.completion_tokens * self.settings.llm_output_cost_per_mtok
+            )
+            / 1_000_000
+            if generation.generator == self.settings.llm_model
+            else 0.0
+        )
         latency["total_ms"] = round((time.perf_counter() - total_started) * 1000, 3)
         return DraftOutcome(
-            ctx=ctx, generation=generation, findings=findings, fallback_reason=fallback_reason, latency_ms=latency,
-            cost_usd=round(cost, 6), translation=translation, notes=[*generation.notes, *notes],
+            ctx=ctx,
+            generation=generation,
+            findings=findings,
+            fallback_reason=fallback_reason,
+            latency_ms=latency,
+            cost_usd=round(cost, 6),
+            translation=translation,
+            notes=[*generation.notes, *notes],
         )
 
-    async def _translation(self, req: DraftIn, ctx: DraftContext, generation: Generation, notes: list[str]) -> Translation | None:
+    async def _translation(
+        self, req: DraftIn, ctx: DraftContext, generation: Generation, notes: list[str]
+    ) -> Translation | None:
         target = req.agent_language or self.settings.agent_language
         if target == generation.language:
             return Translation(language=target, body=generation.body, generator="identity")
         if self.llm is not None and generation.generator == self.settings.llm_model:
             try:
-                body = await self.llm.translate(generation.body, generation.language, target, customer_name=ctx.customer_name)
+                body = await self.llm.translate(
+                    generation.body, generation.language, target, customer_name=ctx.customer_name
+                )
                 return Translation(language=target, body=body, generator=self.settings.llm_model)
             except LLMFailure as exc:
                 notes.append(f"LLM translation failed ({exc}); showing the template draft in {target} instead")
@@ -222,8 +284,13 @@ class Drafter:
         # The template plan is language-independent: rendering it in the agent's language is an
         # exact translation of a template draft (and the nearest equivalent of an LLM draft).
         agent_ctx = DraftContext(
-            ticket=ctx.ticket, triage=ctx.triage, language=target, passages=ctx.passages, facts=ctx.facts,
-            instructions=ctx.instructions, account_takeover=ctx.account_takeover,
+            ticket=ctx.ticket,
+            triage=ctx.triage,
+            language=target,
+            passages=ctx.passages,
+            facts=ctx.facts,
+            instructions=ctx.instructions,
+            account_takeover=ctx.account_takeover,
         )
         rendered = self.template.generate(agent_ctx)
         label = "template" if generation.generator == "template" else "template (equivalent, not a translation)"

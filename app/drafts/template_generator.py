@@ -32,7 +32,10 @@ def template_locale(language: str, customer_locale: str | None) -> str:
     return fallback if fallback in locales else "en"
 
 
-_META = re.compile(r"^(?:this (?:article|page|section)|in this (?:article|page)|dieser artikel|dieser abschnitt|cet article|este artículo|questo articolo)", re.IGNORECASE)
+_META = re.compile(
+    r"^(?:this (?:article|page|section)|in this (?:article|page)|dieser artikel|dieser abschnitt|cet article|este artículo|questo articolo)",
+    re.IGNORECASE,
+)
 
 
 def key_sentence(passage: PassageRef, query: str, min_shared: int = 2) -> str | None:
@@ -69,7 +72,9 @@ class TemplateGenerator:
         inst = ctx.instructions
         sentences: list[Sentence] = []
 
-        def say(key: str, fact_keys: tuple[str, ...] = (), section: str = "phrases", extra: dict[str, object] | None = None) -> bool:
+        def say(
+            key: str, fact_keys: tuple[str, ...] = (), section: str = "phrases", extra: dict[str, object] | None = None
+        ) -> bool:
             template = book.text(section, key)
             try:
                 text = book.render(template, {**values, **(extra or {})})
@@ -102,11 +107,14 @@ class TemplateGenerator:
                     say("need_order")
 
         responsible = ctx.triage.responsible_party.party
-        if responsible == "seller" and intent in (Intent.DAMAGED_ITEM, Intent.WRONG_ITEM, Intent.MISSING_ITEM, Intent.WARRANTY_CLAIM) and not inst.shorter:
+        if (
+            responsible == "seller"
+            and intent in (Intent.DAMAGED_ITEM, Intent.WRONG_ITEM, Intent.MISSING_ITEM, Intent.WARRANTY_CLAIM)
+            and not inst.shorter
+        ):
             say("seller_responsible", ("responsible_party",))
-        if inst.offer_replacement:
-            if not say("offer_replacement"):
-                notes.append("instruction 'offer a replacement' not applied: the order names no seller")
+        if inst.offer_replacement and not say("offer_replacement"):
+            notes.append("instruction 'offer a replacement' not applied: the order names no seller")
 
         # One key sentence from the best passage in the reply's language, quoted and cited.
         if not inst.shorter:
@@ -117,7 +125,9 @@ class TemplateGenerator:
                     continue
                 sentence = key_sentence(passage, ctx.ticket.message)
                 if sentence and sentence not in " ".join(s.text for s in sentences):
-                    text = book.render(book.phrase("policy_quote"), {"document_title": passage.title, "sentence": sentence})
+                    text = book.render(
+                        book.phrase("policy_quote"), {"document_title": passage.title, "sentence": sentence}
+                    )
                     sentences.append(Sentence(text, [passage.chunk_id]))
                     break
 

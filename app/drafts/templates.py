@@ -48,7 +48,9 @@ class PhraseBook:
     # ---- formatting ----
     def format_date(self, value: date) -> str:
         months: list[str] = self.data["months"]
-        return str(self.data["date_format"]).format(day=value.day, month=months[value.month - 1], year=value.year, month_number=value.month)
+        return str(self.data["date_format"]).format(
+            day=value.day, month=months[value.month - 1], year=value.year, month_number=value.month
+        )
 
     def format_number(self, value: float) -> str:
         text = str(int(value)) if float(value).is_integer() else f"{value:.2f}"

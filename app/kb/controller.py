@@ -30,9 +30,19 @@ def unknown_filter_values(f: SearchFilters, locales: set[str], scopes: set[str])
 def passage(hit: Hit) -> Passage:
     c = hit.chunk
     return Passage(
-        chunk_id=c.id, document_id=c.doc_id, title=c.title, heading_path=c.heading_path, locale=c.locale,
-        text=c.text, score=hit.score, anchor=c.anchor, policy_type=c.policy_type, scope=c.scope,
-        version=c.version, dense_similarity=hit.dense, lexical_score=hit.lexical,
+        chunk_id=c.id,
+        document_id=c.doc_id,
+        title=c.title,
+        heading_path=c.heading_path,
+        locale=c.locale,
+        text=c.text,
+        score=hit.score,
+        anchor=c.anchor,
+        policy_type=c.policy_type,
+        scope=c.scope,
+        version=c.version,
+        dense_similarity=hit.dense,
+        lexical_score=hit.lexical,
     )
 
 
@@ -40,7 +50,9 @@ class KnowledgeBaseController(Controller):
     path = "/v1/kb"
     tags = ["knowledge base"]
 
-    @post("/search", status_code=200, guards=[requires("drafts:read", "kb:admin")], summary="Hybrid multilingual search.")
+    @post(
+        "/search", status_code=200, guards=[requires("drafts:read", "kb:admin")], summary="Hybrid multilingual search."
+    )
     async def search(self, data: JSONBody[SearchIn], services: NamedDependency[Services]) -> SearchOut:
         kb = services.require_kb()
         language = data.language
@@ -64,12 +76,17 @@ class KnowledgeBaseController(Controller):
                 if details:
                     message = "; ".join(f"{d.field}: {d.problem}" for d in details)
                     raise Unprocessable(message, details=details)
-            result = await kb.search(data.query, k=data.k, language=language, filters=filters, mode=data.mode, intent_prior=prior)
+            result = await kb.search(
+                data.query, k=data.k, language=language, filters=filters, mode=data.mode, intent_prior=prior
+            )
         except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
             raise ServiceUnavailable(f"knowledge base unavailable: {exc}") from exc
         return SearchOut(
-            hits=[passage(h) for h in result.hits], language=language, truncated=result.truncated,
-            notes=result.notes, timings_ms=result.timings_ms,
+            hits=[passage(h) for h in result.hits],
+            language=language,
+            truncated=result.truncated,
+            notes=result.notes,
+            timings_ms=result.timings_ms,
         )
 
     @get("/documents", guards=[requires("drafts:read", "kb:admin")], summary="What is indexed, with versions.")
@@ -86,11 +103,19 @@ class KnowledgeBaseController(Controller):
                 docs[key].chunks += 1
             else:
                 docs[key] = DocumentInfo(
-                    id=chunk.doc_id, locale=chunk.locale, title=chunk.title, policy_type=chunk.policy_type,
-                    scope=chunk.scope, version=chunk.version, effective_from=chunk.effective_from, chunks=1,
+                    id=chunk.doc_id,
+                    locale=chunk.locale,
+                    title=chunk.title,
+                    policy_type=chunk.policy_type,
+                    scope=chunk.scope,
+                    version=chunk.version,
+                    effective_from=chunk.effective_from,
+                    chunks=1,
                     source=chunk.source,
                 )
         return DocumentsOut(
-            build=build.name, embedder=str(build.pointer.get("embedder")), built_at=build.pointer.get("built_at"),
+            build=build.name,
+            embedder=str(build.pointer.get("embedder")),
+            built_at=build.pointer.get("built_at"),
             documents=sorted(docs.values(), key=lambda d: (d.id, d.locale)),
         )

@@ -31,6 +31,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 log = logging.getLogger("replydesk.errors")
 
@@ -55,7 +56,9 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, details: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
@@ -99,14 +102,27 @@ class ServiceUnavailable(ApiError):
 
 
 _CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_failed",
-    429: "rate_limited", 500: "internal_error", 503: "unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[ErrorDetail] | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[ErrorDetail] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[ErrorBody]:
     return Response(
         ErrorBody(ErrorInfo(status=status, code=code, message=message, details=details or [])),
@@ -152,7 +168,7 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Error
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal error; it has been logged")
 
 
-exception_handlers: dict[type[Exception], Any] = {
+exception_handlers: ExceptionHandlersMap = {
     ApiError: _api_error,
     ValidationException: _validation,
     HTTPException: _http,

@@ -12,7 +12,7 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_replydesk", False) for h in root.handlers):
-        handler = logging.StreamHandler()
+        handler: logging.Handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(_FORMAT))
         handler.addFilter(RedactingFilter())
         handler._replydesk = True  # type: ignore[attr-defined]

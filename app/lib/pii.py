@@ -34,7 +34,9 @@ _ADDRESS = re.compile(
     rf"|\b[\w'.-]+(?:stra(?:ß|ss)e|straat|weg|gasse|laan)\s+\d{{1,5}}[a-zA-Z]?\b)",
     re.IGNORECASE,
 )
-_JA_ADDRESS = re.compile(r"〒\s?\d{3}-\d{4}|[\u4e00-\u9fff]{1,4}[都道府県][\u4e00-\u9fff]{1,6}[市区町村][\u4e00-\u9fff\d\-−ー丁目番地号]{2,20}")
+_JA_ADDRESS = re.compile(
+    r"〒\s?\d{3}-\d{4}|[\u4e00-\u9fff]{1,4}[都道府県][\u4e00-\u9fff]{1,6}[市区町村][\u4e00-\u9fff\d\-−ー丁目番地号]{2,20}"
+)
 
 
 def luhn_ok(number: str) -> bool:
@@ -104,7 +106,11 @@ def redact(text: str) -> Redaction:
     sub(_EMAIL, "EMAIL")
     sub(_IBAN, "IBAN", iban_ok)
     sub(_CARD, "CARD", luhn_ok)
-    sub(_PHONE, "PHONE", lambda v: sum(c.isdigit() for c in v) >= 8 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()))
+    sub(
+        _PHONE,
+        "PHONE",
+        lambda v: sum(c.isdigit() for c in v) >= 8 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()),
+    )
     sub(_ADDRESS, "ADDRESS")
     sub(_JA_ADDRESS, "ADDRESS")
     return Redaction(text, mapping)

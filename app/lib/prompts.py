@@ -31,7 +31,7 @@ class Prompt:
 
     def messages(self, **context: Any) -> list[dict[str, Any]]:
         rendered = self.template.format_messages(**context)
-        messages: list[dict[str, Any]] = convert_to_openai_messages(rendered)  # type: ignore[assignment]
+        messages: list[dict[str, Any]] = convert_to_openai_messages(rendered)
         return messages
 
 

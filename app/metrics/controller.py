@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import requires
 from app.db.models import Draft, Ticket
 from app.lib.errors import Unprocessable
-from app.metrics.registry import METRICS
+from app.metrics.registry import METRICS, LabelKey
 
 GroupBy = Literal["intent", "language", "generator"]
 
@@ -62,7 +62,9 @@ def summarise(drafts: list[Draft], tickets: dict[str, Ticket], now: datetime) ->
         if d.ticket_id and d.final_body is not None and d.reviewed_at is not None:
             first_ok[d.ticket_id] = min(first_ok.get(d.ticket_id, d.reviewed_at), d.reviewed_at)
     waits = [
-        (at - tickets[t].received_at).total_seconds() / 60 for t, at in first_ok.items() if t in tickets and tickets[t].received_at
+        (at - tickets[t].received_at).total_seconds() / 60
+        for t, at in first_ok.items()
+        if t in tickets and tickets[t].received_at
     ]
     sla_total = sla_met = 0
     for ticket_id in {d.ticket_id for d in drafts if d.ticket_id}:
@@ -102,7 +104,11 @@ def _group_key(draft: Draft, group_by: GroupBy) -> str:
 class MetricsController(Controller):
     tags = ["metrics"]
 
-    @get("/v1/metrics/summary", guards=[requires("admin", "evals")], summary="Acceptance, edits, rejections, first response, SLA, fallbacks, cost.")
+    @get(
+        "/v1/metrics/summary",
+        guards=[requires("admin", "evals")],
+        summary="Acceptance, edits, rejections, first response, SLA, fallbacks, cost.",
+    )
     async def summary(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -116,9 +122,15 @@ class MetricsController(Controller):
         start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
         if start >= end:
             raise Unprocessable("`from` must be earlier than `to`")
-        drafts = list((await db_session.scalars(select(Draft).where(Draft.created_at >= start, Draft.created_at < end))).all())
+        drafts = list(
+            (await db_session.scalars(select(Draft).where(Draft.created_at >= start, Draft.created_at < end))).all()
+        )
         ticket_ids = {d.ticket_id for d in drafts if d.ticket_id}
-        tickets = {t.id: t for t in (await db_session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))).all()} if ticket_ids else {}
+        tickets = (
+            {t.id: t for t in (await db_session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))).all()}
+            if ticket_ids
+            else {}
+        )
         out = SummaryOut(start=start, end=end, overall=summarise(drafts, tickets, now), group_by=group_by)
         if group_by:
             grouped: dict[str, list[Draft]] = defaultdict(list)
@@ -130,5 +142,7 @@ class MetricsController(Controller):
     @get("/metrics", media_type=MediaType.TEXT, summary="Prometheus metrics.", include_in_schema=False)
     async def prometheus(self, db_session: NamedDependency[AsyncSession]) -> Response[str]:
         rows = (await db_session.execute(select(Draft.state, func.count()).group_by(Draft.state))).all()
-        gauges = {"replydesk_drafts_by_state": {(("state", str(state)),): float(count) for state, count in rows}}
+        gauges: dict[str, dict[LabelKey, float]] = {
+            "replydesk_drafts_by_state": {(("state", str(state)),): float(count) for state, count in rows}
+        }
         return Response(METRICS.render(gauges), media_type="text/plain; version=0.0.4")

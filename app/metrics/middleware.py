@@ -28,4 +28,6 @@ class MetricsMiddleware(ASGIMiddleware):
             route = str(scope.get("path_template") or "unmatched")
             method = str(scope.get("method", ""))
             METRICS.inc("replydesk_http_requests_total", {"route": route, "method": method, "status": str(status[0])})
-            METRICS.observe("replydesk_http_request_seconds", {"route": route, "method": method}, time.perf_counter() - started)
+            METRICS.observe(
+                "replydesk_http_request_seconds", {"route": route, "method": method}, time.perf_counter() - started
+            )

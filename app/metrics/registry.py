@@ -11,6 +11,7 @@ import threading
 from collections import defaultdict
 
 Labels = dict[str, str]
+LabelKey = tuple[tuple[str, str], ...]
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 HELP = {
@@ -42,8 +43,8 @@ def _fmt(labels: tuple[tuple[str, str], ...], extra: tuple[tuple[str, str], ...]
 class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
-        self.histograms: dict[str, dict[tuple[tuple[str, str], ...], list[float]]] = defaultdict(dict)
+        self.counters: dict[str, dict[LabelKey, float]] = defaultdict(dict)
+        self.histograms: dict[str, dict[LabelKey, list[float]]] = defaultdict(dict)
 
     def inc(self, name: str, labels: Labels, value: float = 1.0) -> None:
         key = _key(labels)
@@ -67,15 +68,15 @@ class Registry:
     def value(self, name: str, labels: Labels) -> float:
         return self.counters.get(name, {}).get(_key(labels), 0.0)
 
-    def render(self, gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] | None = None) -> str:
+    def render(self, gauges: dict[str, dict[LabelKey, float]] | None = None) -> str:
         lines: list[str] = []
         with self._lock:
             for name, series in sorted(self.counters.items()):
                 lines += [f"# HELP {name} {HELP.get(name, name)}", f"# TYPE {name} counter"]
                 lines += [f"{name}{_fmt(k)} {v:g}" for k, v in sorted(series.items())]
-            for name, series in sorted(self.histograms.items()):
+            for name, hseries in sorted(self.histograms.items()):
                 lines += [f"# HELP {name} {HELP.get(name, name)}", f"# TYPE {name} histogram"]
-                for key, state in sorted(series.items()):
+                for key, state in sorted(hseries.items()):
                     cumulative = 0.0
                     for bound, count in zip(LATENCY_BUCKETS, state, strict=False):
                         cumulative += count
@@ -83,9 +84,9 @@ class Registry:
                     lines.append(f"{name}_bucket{_fmt(key, (('le', '+Inf'),))} {state[-1]:g}")
                     lines.append(f"{name}_sum{_fmt(key)} {state[-2]:.6f}")
                     lines.append(f"{name}_count{_fmt(key)} {state[-1]:g}")
-        for name, series in sorted((gauges or {}).items()):
+        for name, gseries in sorted((gauges or {}).items()):
             lines += [f"# HELP {name} {HELP.get(name, name)}", f"# TYPE {name} gauge"]
-            lines += [f"{name}{_fmt(k)} {v:g}" for k, v in sorted(series.items())]
+            lines += [f"{name}{_fmt(k)} {v:g}" for k, v in sorted(gseries.items())]
         return "\n".join(lines) + "\n"
 
 

@@ -50,7 +50,13 @@ class SystemController(Controller):
             if revision == head:
                 checks.append(Check(name="database", ok=True, detail=f"reachable, at migration {revision}"))
             else:
-                checks.append(Check(name="database", ok=False, detail=f"at migration {revision}, expected {head}: run `replydesk db upgrade`"))
+                checks.append(
+                    Check(
+                        name="database",
+                        ok=False,
+                        detail=f"at migration {revision}, expected {head}: run `replydesk db upgrade`",
+                    )
+                )
         except Exception as exc:
             checks.append(Check(name="database", ok=False, detail=f"unreachable: {type(exc).__name__}"))
         if services.triager is not None:

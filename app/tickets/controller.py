@@ -1,9 +1,9 @@
 """Tickets over HTTP.
 
-    POST /v1/tickets                 create (idempotent on external_id and on Idempotency-Key)
-    GET  /v1/tickets                 list, newest first
-    GET  /v1/tickets/{id}            one ticket with its drafts
-    POST /v1/tickets/{id}/drafts     (re)generate a draft, with agent instructions
+POST /v1/tickets                 create (idempotent on external_id and on Idempotency-Key)
+GET  /v1/tickets                 list, newest first
+GET  /v1/tickets/{id}            one ticket with its drafts
+POST /v1/tickets/{id}/drafts     (re)generate a draft, with agent instructions
 """
 
 from __future__ import annotations
@@ -78,16 +78,33 @@ class TicketOut(msgspec.Struct, kw_only=True):
 
 def ticket_out(ticket: Ticket, drafts: list[Draft]) -> TicketOut:
     return TicketOut(
-        id=ticket.id, source=ticket.source, external_id=ticket.external_id, channel=ticket.channel, subject=ticket.subject,
-        message=ticket.message, customer=ticket.customer, order=ticket.order, history=ticket.history or [],
-        received_at=ticket.received_at, language=ticket.language, intent=ticket.intent, urgency=ticket.urgency,
-        sla_due_at=ticket.sla_due_at, triage=ticket.triage, created_at=ticket.created_at,
-        drafts=[DraftSummary(id=d.id, state=d.state, version=d.version, generator=d.generator, created_at=d.created_at) for d in drafts],
+        id=ticket.id,
+        source=ticket.source,
+        external_id=ticket.external_id,
+        channel=ticket.channel,
+        subject=ticket.subject,
+        message=ticket.message,
+        customer=ticket.customer,
+        order=ticket.order,
+        history=ticket.history or [],
+        received_at=ticket.received_at,
+        language=ticket.language,
+        intent=ticket.intent,
+        urgency=ticket.urgency,
+        sla_due_at=ticket.sla_due_at,
+        triage=ticket.triage,
+        created_at=ticket.created_at,
+        drafts=[
+            DraftSummary(id=d.id, state=d.state, version=d.version, generator=d.generator, created_at=d.created_at)
+            for d in drafts
+        ],
     )
 
 
 async def _drafts_of(session: AsyncSession, ticket_id: FromPath[str]) -> list[Draft]:
-    return list((await session.scalars(select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.created_at))).all())
+    return list(
+        (await session.scalars(select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.created_at))).all()
+    )
 
 
 class TicketsController(Controller):
@@ -95,8 +112,14 @@ class TicketsController(Controller):
     tags = ["tickets"]
 
     @post("/", guards=[requires("drafts:write")], summary="Store a ticket (idempotent) and triage it.")
-    async def create(self, data: JSONBody[TicketCreate], request: Request, services: NamedDependency[Services], db_session: NamedDependency[AsyncSession]) -> Response[TicketOut]:
-        key_id = str(request.scope.get("api_key_id", ""))  # type: ignore[call-overload]
+    async def create(
+        self,
+        data: JSONBody[TicketCreate],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[TicketOut]:
+        key_id = str(request.scope.get("api_key_id", ""))
         idem_key = request.headers.get("idempotency-key")
         digest = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
         if not idem_key:
@@ -142,10 +165,16 @@ class TicketsController(Controller):
         """
         record = await session.get(IdempotencyRecord, (idem_key, key_id))
         if record is None:
-            session.add(IdempotencyRecord(
-                key=idem_key, api_key_id=key_id, route="POST /v1/tickets", request_hash=digest,
-                status_code=_PENDING, response={},
-            ))
+            session.add(
+                IdempotencyRecord(
+                    key=idem_key,
+                    api_key_id=key_id,
+                    route="POST /v1/tickets",
+                    request_hash=digest,
+                    status_code=_PENDING,
+                    response={},
+                )
+            )
             try:
                 await session.commit()
                 return None
@@ -202,14 +231,30 @@ class TicketsController(Controller):
         ticket = await tickets.get_ticket(db_session, ticket_id)
         return ticket_out(ticket, await _drafts_of(db_session, ticket.id))
 
-    @post("/{ticket_id:str}/drafts", status_code=201, guards=[requires("drafts:write")], summary="Generate another draft, with instructions.")
-    async def regenerate(self, ticket_id: FromPath[str], data: JSONBody[RegenerateIn], request: Request, services: NamedDependency[Services], db_session: NamedDependency[AsyncSession]) -> Response[DraftOut]:
+    @post(
+        "/{ticket_id:str}/drafts",
+        status_code=201,
+        guards=[requires("drafts:write")],
+        summary="Generate another draft, with instructions.",
+    )
+    async def regenerate(
+        self,
+        ticket_id: FromPath[str],
+        data: JSONBody[RegenerateIn],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[DraftOut]:
         ticket = await tickets.get_ticket(db_session, ticket_id)
         base = tickets.ticket_in(ticket)
         triage = msgspec.convert(ticket.triage, TriageResult) if ticket.triage else None
         request_data = DraftIn(
             **{f: getattr(base, f) for f in base.__struct_fields__},
-            triage=triage, instructions=data.instructions, translate_for_agent=data.translate_for_agent,
-            agent_language=data.agent_language, generator=data.generator, ticket_id=ticket.id,
+            triage=triage,
+            instructions=data.instructions,
+            translate_for_agent=data.translate_for_agent,
+            agent_language=data.agent_language,
+            generator=data.generator,
+            ticket_id=ticket.id,
         )
         return with_etag(await create_draft(services, db_session, request_data, actor_of(request)), 201)

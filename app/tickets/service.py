@@ -34,7 +34,7 @@ from app.schemas import TicketIn
 from app.taxonomy import DraftState
 from app.triage.schemas import TriageResult
 
-TRANSITIONS: dict[str, tuple[set[str], str]] = {
+TRANSITIONS: dict[str, tuple[set[DraftState], DraftState]] = {
     "approve": ({DraftState.SUGGESTED}, DraftState.APPROVED),
     "edit": ({DraftState.SUGGESTED}, DraftState.EDITED),
     "reject": ({DraftState.SUGGESTED}, DraftState.REJECTED),
@@ -111,9 +111,14 @@ async def get_ticket(session: AsyncSession, ticket_id: str) -> Ticket:
 def ticket_in(ticket: Ticket) -> TicketIn:
     """The stored ticket as the input type the drafter takes."""
     data: dict[str, Any] = {
-        "message": ticket.message, "subject": ticket.subject, "channel": ticket.channel,
-        "customer": ticket.customer, "order": ticket.order, "history": ticket.history or [],
-        "external_id": ticket.external_id, "received_at": ticket.received_at.isoformat() if ticket.received_at else None,
+        "message": ticket.message,
+        "subject": ticket.subject,
+        "channel": ticket.channel,
+        "customer": ticket.customer,
+        "order": ticket.order,
+        "history": ticket.history or [],
+        "external_id": ticket.external_id,
+        "received_at": ticket.received_at.isoformat() if ticket.received_at else None,
     }
     return msgspec.convert({k: v for k, v in data.items() if v is not None}, TicketIn)
 
@@ -124,7 +129,14 @@ async def store_draft(session: AsyncSession, ticket: Ticket | None, outcome: Dra
     ctx = outcome.ctx
     by_chunk = ctx.passage_by_chunk()
     citations = [
-        {"sentence_index": i, "sentence": s.text, "chunk_id": c, "anchor": by_chunk[c].anchor, "document_id": by_chunk[c].doc_id, "title": by_chunk[c].title}
+        {
+            "sentence_index": i,
+            "sentence": s.text,
+            "chunk_id": c,
+            "anchor": by_chunk[c].anchor,
+            "document_id": by_chunk[c].doc_id,
+            "title": by_chunk[c].title,
+        }
         for i, s in enumerate(generation.sentences)
         for c in s.chunk_ids
         if c in by_chunk
@@ -139,8 +151,19 @@ async def store_draft(session: AsyncSession, ticket: Ticket | None, outcome: Dra
         instructions=list(ctx.instructions.raw),
         citations=citations,
         passages=[
-            {"chunk_id": p.chunk_id, "document_id": p.doc_id, "title": p.title, "heading_path": [p.title, *([p.heading] if p.heading != p.title else [])],
-             "locale": p.locale, "text": p.text, "score": p.score, "anchor": p.anchor, "policy_type": p.policy_type, "scope": p.scope, "version": p.version}
+            {
+                "chunk_id": p.chunk_id,
+                "document_id": p.doc_id,
+                "title": p.title,
+                "heading_path": [p.title, *([p.heading] if p.heading != p.title else [])],
+                "locale": p.locale,
+                "text": p.text,
+                "score": p.score,
+                "anchor": p.anchor,
+                "policy_type": p.policy_type,
+                "scope": p.scope,
+                "version": p.version,
+            }
             for p in ctx.passages
         ],
         facts=ctx.facts.as_dict(),
@@ -153,16 +176,23 @@ async def store_draft(session: AsyncSession, ticket: Ticket | None, outcome: Dra
         prompt_tokens=generation.prompt_tokens,
         completion_tokens=generation.completion_tokens,
         cost_usd=outcome.cost_usd,
-        latency={**outcome.latency_ms, "notes": outcome.notes},  # type: ignore[dict-item]
+        latency={**outcome.latency_ms, "notes": outcome.notes},
         triage=msgspec.to_builtins(ctx.triage),
     )
     session.add(draft)
     await session.flush()
     session.add(
         AuditEvent(
-            draft_id=draft.id, ticket_id=draft.ticket_id, actor=actor, action="create", from_state=None,
-            to_state=DraftState.SUGGESTED.value, draft_version=1, after_body=draft.body,
-            prompt_version=f"{draft.prompt_id}@{draft.prompt_version}", model=draft.generator,
+            draft_id=draft.id,
+            ticket_id=draft.ticket_id,
+            actor=actor,
+            action="create",
+            from_state=None,
+            to_state=DraftState.SUGGESTED.value,
+            draft_version=1,
+            after_body=draft.body,
+            prompt_version=f"{draft.prompt_id}@{draft.prompt_version}",
+            model=draft.generator,
         )
     )
     if ticket is not None and ticket.triage is None:
@@ -184,7 +214,7 @@ async def get_draft(session: AsyncSession, draft_id: str) -> Draft:
 
 def draft_out(draft: Draft) -> DraftOut:
     latency = dict(draft.latency or {})
-    notes = latency.pop("notes", [])
+    notes: Any = latency.pop("notes", [])
     return DraftOut(
         id=draft.id,
         ticket_id=draft.ticket_id,
@@ -270,13 +300,27 @@ async def transition(session: AsyncSession, draft_id: str, review: Review) -> Dr
             raise Conflict(
                 f"cannot {review.action} a draft that is '{fresh.state}' (allowed from: {', '.join(sorted(s.value for s in allowed))})"
             )
-        raise Conflict(f"draft {draft_id} changed: you sent version {expected}, it is now version {fresh.version}; reload and retry")
+        raise Conflict(
+            f"draft {draft_id} changed: you sent version {expected}, it is now version {fresh.version}; reload and retry"
+        )
     session.add(
         AuditEvent(
-            at=now, draft_id=draft_id, ticket_id=current.ticket_id, actor=review.actor, action=review.action,
-            from_state=before_state, to_state=target, draft_version=expected + 1, before_body=before_body,
-            after_body=after_body, diff=diff, edit_distance=distance, reason=review.reason, comment=review.comment,
-            prompt_version=f"{current.prompt_id}@{current.prompt_version}", model=current.generator,
+            at=now,
+            draft_id=draft_id,
+            ticket_id=current.ticket_id,
+            actor=review.actor,
+            action=review.action,
+            from_state=before_state,
+            to_state=target,
+            draft_version=expected + 1,
+            before_body=before_body,
+            after_body=after_body,
+            diff=diff,
+            edit_distance=distance,
+            reason=review.reason,
+            comment=review.comment,
+            prompt_version=f"{current.prompt_id}@{current.prompt_version}",
+            model=current.generator,
         )
     )
     await session.commit()
@@ -284,7 +328,9 @@ async def transition(session: AsyncSession, draft_id: str, review: Review) -> Dr
 
 
 async def audit_events(session: AsyncSession, draft_id: str) -> list[AuditEvent]:
-    return list((await session.scalars(select(AuditEvent).where(AuditEvent.draft_id == draft_id).order_by(AuditEvent.id))).all())
+    return list(
+        (await session.scalars(select(AuditEvent).where(AuditEvent.draft_id == draft_id).order_by(AuditEvent.id))).all()
+    )
 
 
 async def count_drafts(session: AsyncSession, ticket_id: str) -> int:

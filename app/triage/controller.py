@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
@@ -20,6 +21,11 @@ from app.triage.schemas import TriageBatchIn, TriageBatchOut, TriageResult
 _THREAD_ABOVE = 8
 
 
+def _key_id(request: Request[Any, Any, Any]) -> str | None:
+    value = request.scope.get("api_key_id")
+    return str(value) if value else None
+
+
 class TriageController(Controller):
     path = "/v1/triage"
     tags = ["triage"]
@@ -27,15 +33,23 @@ class TriageController(Controller):
 
     @post("/", status_code=200, summary="Triage one message.")
     async def triage_one(
-        self, data: JSONBody[TicketIn], services: NamedDependency[Services], db_session: NamedDependency[AsyncSession], request: Request
+        self,
+        data: JSONBody[TicketIn],
+        services: NamedDependency[Services],
+        db_session: NamedDependency[AsyncSession],
+        request: Request[Any, Any, Any],
     ) -> TriageResult:
         result = services.require_triager().triage(data)
-        await records.save(db_session, [(data, result)], request.scope.get("api_key_id"))
+        await records.save(db_session, [(data, result)], _key_id(request))
         return result
 
     @post("/batch", status_code=200, summary="Triage up to 256 messages in one call.")
     async def triage_batch(
-        self, data: JSONBody[TriageBatchIn], services: NamedDependency[Services], db_session: NamedDependency[AsyncSession], request: Request
+        self,
+        data: JSONBody[TriageBatchIn],
+        services: NamedDependency[Services],
+        db_session: NamedDependency[AsyncSession],
+        request: Request[Any, Any, Any],
     ) -> TriageBatchOut:
         triager = services.require_triager()
         started = time.perf_counter()
@@ -43,5 +57,7 @@ class TriageController(Controller):
             results = await asyncio.to_thread(triager.triage_many, data.items)
         else:
             results = triager.triage_many(data.items)
-        await records.save(db_session, list(zip(data.items, results, strict=True)), request.scope.get("api_key_id"))
-        return TriageBatchOut(items=results, count=len(results), elapsed_ms=round((time.perf_counter() - started) * 1000, 2))
+        await records.save(db_session, list(zip(data.items, results, strict=True)), _key_id(request))
+        return TriageBatchOut(
+            items=results, count=len(results), elapsed_ms=round((time.perf_counter() - started) * 1000, 2)
+        )

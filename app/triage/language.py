@@ -73,9 +73,7 @@ class LanguageIdentifier:
             return LanguageGuess("zh", 0.9, ["Han characters without kana"])
 
         words = _WORD.findall(clean)
-        scripts = sum(
-            1 for pattern in (_LATIN, _CYRILLIC, _ARABIC) if pattern.search(clean)
-        ) + (1 if cjk else 0)
+        scripts = sum(1 for pattern in (_LATIN, _CYRILLIC, _ARABIC) if pattern.search(clean)) + (1 if cjk else 0)
         if len(words) <= 2 and scripts > 1:
             return LanguageGuess(UNDETERMINED_LANGUAGE, 0.0, ["two words or fewer in mixed scripts"])
 

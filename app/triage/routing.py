@@ -13,13 +13,26 @@ from app.schemas import Order
 from app.taxonomy import Intent, OrderStatus, ResponsibleParty
 
 _SELLER_INTENTS = {
-    Intent.DAMAGED_ITEM, Intent.WRONG_ITEM, Intent.MISSING_ITEM, Intent.RETURN_REQUEST,
-    Intent.REFUND_STATUS, Intent.INVOICE_REQUEST, Intent.PRODUCT_QUESTION, Intent.WARRANTY_CLAIM,
-    Intent.CHANGE_ORDER, Intent.CANCEL_ORDER,
+    Intent.DAMAGED_ITEM,
+    Intent.WRONG_ITEM,
+    Intent.MISSING_ITEM,
+    Intent.RETURN_REQUEST,
+    Intent.REFUND_STATUS,
+    Intent.INVOICE_REQUEST,
+    Intent.PRODUCT_QUESTION,
+    Intent.WARRANTY_CLAIM,
+    Intent.CHANGE_ORDER,
+    Intent.CANCEL_ORDER,
 }
 _PLATFORM_INTENTS = {
-    Intent.ACCOUNT_ACCESS, Intent.PRIVACY_REQUEST, Intent.PAYMENT_ISSUE, Intent.PROMOTION_COUPON,
-    Intent.BUYER_PROTECTION_CLAIM, Intent.SELLER_DISPUTE, Intent.COMPLAINT, Intent.FEEDBACK_PRAISE,
+    Intent.ACCOUNT_ACCESS,
+    Intent.PRIVACY_REQUEST,
+    Intent.PAYMENT_ISSUE,
+    Intent.PROMOTION_COUPON,
+    Intent.BUYER_PROTECTION_CLAIM,
+    Intent.SELLER_DISPUTE,
+    Intent.COMPLAINT,
+    Intent.FEEDBACK_PRAISE,
 }
 # Intents about the parcel's journey: the seller until it ships, the carrier afterwards.
 _TRANSIT_INTENTS = {Intent.ORDER_STATUS, Intent.DELIVERY_DELAYED, Intent.NOT_RECEIVED, Intent.CHANGE_ADDRESS}

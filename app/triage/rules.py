@@ -142,12 +142,16 @@ _NEGATABLE = {
 
 
 # Japanese, Korean and Turkish negate after the noun ("弁護士呼ぶとかそういう話じゃない").
-_NEGATION_AFTER = re.compile(r"^[^。！？.!?\n]{0,20}?(?:じゃない|ではない|ではありません|わけではない|아니|않|değil|yok)")
+_NEGATION_AFTER = re.compile(
+    r"^[^。！？.!?\n]{0,20}?(?:じゃない|ではない|ではありません|わけではない|아니|않|değil|yok)"
+)
 
 
 def _negated(before: str, after: str = "") -> bool:
     return bool(
-        _NEGATION_PHRASE.search(before[-60:]) or _NEGATION_BARE.search(before[-25:]) or _NEGATION_AFTER.search(after[:30])
+        _NEGATION_PHRASE.search(before[-60:])
+        or _NEGATION_BARE.search(before[-25:])
+        or _NEGATION_AFTER.search(after[:30])
     )
 
 
@@ -168,7 +172,9 @@ def find_escalations(text: str) -> list[RuleHit]:
     hits: list[RuleHit] = []
     for flag, pattern in LEXICONS.items():
         for match in pattern.finditer(text):
-            if flag in _NEGATABLE and _negated(text[max(0, match.start() - 60) : match.start()], text[match.end() : match.end() + 30]):
+            if flag in _NEGATABLE and _negated(
+                text[max(0, match.start() - 60) : match.start()], text[match.end() : match.end() + 30]
+            ):
                 continue
             hits.append(
                 RuleHit(flag, _snippet(text, match.start(), match.end()), f"matched '{match.group(0).strip()}'")

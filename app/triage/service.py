@@ -164,7 +164,9 @@ class Triager:
         signals: list[EscalationSignal] = []
         scan = f"{ticket.subject or ''}\n{item.text}"
         for hit in find_escalations(scan):
-            signals.append(EscalationSignal(flag=hit.flag.value, evidence=hit.evidence, confidence=0.85, reason=hit.reason))
+            signals.append(
+                EscalationSignal(flag=hit.flag.value, evidence=hit.evidence, confidence=0.85, reason=hit.reason)
+            )
         flagged = {s.flag for s in signals}
         earlier = [h for h in ticket.history if h.role == "buyer" and h.text.strip()]
         if earlier and EscalationFlag.REPEAT_CONTACT not in flagged:
@@ -178,11 +180,18 @@ class Triager:
             )
         if ticket.customer and ticket.customer.tier == CustomerTier.VIP:
             signals.append(
-                EscalationSignal(flag=EscalationFlag.VIP.value, evidence="customer.tier = vip", confidence=1.0, reason="VIP customer")
+                EscalationSignal(
+                    flag=EscalationFlag.VIP.value, evidence="customer.tier = vip", confidence=1.0, reason="VIP customer"
+                )
             )
         flags = [s.flag for s in signals]
-        hard = {EscalationFlag.LEGAL_THREAT, EscalationFlag.CHARGEBACK_THREAT, EscalationFlag.SAFETY_ISSUE,
-                EscalationFlag.HUMAN_REQUESTED, EscalationFlag.ABUSIVE}
+        hard = {
+            EscalationFlag.LEGAL_THREAT,
+            EscalationFlag.CHARGEBACK_THREAT,
+            EscalationFlag.SAFETY_ISSUE,
+            EscalationFlag.HUMAN_REQUESTED,
+            EscalationFlag.ABUSIVE,
+        }
         escalate = any(f in hard for f in flags)
         escalation = EscalationResult(
             escalate=escalate,
@@ -204,7 +213,10 @@ class Triager:
             sent_label, score = Sentiment.VERY_NEGATIVE.value, min(score, -0.75)
             sent_reasons.append("abusive wording")
         sentiment = SentimentResult(
-            label=sent_label, score=round(float(np.clip(score, -1, 1)), 4), confidence=round(sent_p, 4), reasons=sent_reasons
+            label=sent_label,
+            score=round(float(np.clip(score, -1, 1)), 4),
+            confidence=round(sent_p, 4),
+            reasons=sent_reasons,
         )
 
         # --- urgency ---
@@ -220,7 +232,8 @@ class Triager:
         queue_ranked = self._head("queue", probs)
         if queue_ranked and not any(f in self.settings.escalation_queues for f in flags):
             queue = QueueResult(
-                name=queue_ranked[0][0], confidence=round(queue_ranked[0][1], 4),
+                name=queue_ranked[0][0],
+                confidence=round(queue_ranked[0][1], 4),
                 reasons=[f"local classifier: {queue_ranked[0][0]} {queue_ranked[0][1]:.2f}"],
             )
         else:
@@ -286,5 +299,9 @@ class Triager:
         due = received + timedelta(minutes=minutes)
         reasons.append(f"SLA {minutes} min for {level} on {ticket.channel.value}")
         return UrgencyResult(
-            level=level, score=round(float(expected), 4), confidence=round(confidence, 4), sla_due_at=due, reasons=reasons
+            level=level,
+            score=round(float(expected), 4),
+            confidence=round(confidence, 4),
+            sla_due_at=due,
+            reasons=reasons,
         )

@@ -38,10 +38,14 @@ WRONG = {
 }
 
 
-async def call(api: Api, method: str, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None) -> Any:
+async def call(
+    api: Api, method: str, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None
+) -> Any:
     if key is None:  # no Authorization header at all
         return await api.client.request(method, path, json=body, headers=headers or {})
-    return await api.client.request(method, path, json=body, headers={"Authorization": f"Bearer {key}", **(headers or {})})
+    return await api.client.request(
+        method, path, json=body, headers={"Authorization": f"Bearer {key}", **(headers or {})}
+    )
 
 
 def assert_error(response: Any, status: int, code: str) -> None:
@@ -59,7 +63,11 @@ async def test_every_v1_route_needs_a_key(api: Api) -> None:
             continue
         path = re.sub(r"\{[^}]+\}", "x", route.path)
         for method in sorted(route.methods - {"OPTIONS", "HEAD"}):
-            for headers in ({}, {"Authorization": "Bearer rdk_0123456789_not-a-real-key-at-all"}, {"X-API-Key": "nope"}):
+            for headers in (
+                {},
+                {"Authorization": "Bearer rdk_0123456789_not-a-real-key-at-all"},
+                {"X-API-Key": "nope"},
+            ):
                 response = await api.client.request(method, path, json={}, headers=headers)
                 assert_error(response, 401, "unauthorized")
             checked += 1
@@ -86,7 +94,11 @@ async def test_scopes(api: Api, scope: str, method: str, path: str, body: Any) -
 
 
 async def test_review_and_metrics_routes_check_scopes(api: Api) -> None:
-    reader, writer, evals = await api.key_with("drafts:read"), await api.key_with("drafts:write"), await api.key_with("evals")
+    reader, writer, evals = (
+        await api.key_with("drafts:read"),
+        await api.key_with("drafts:write"),
+        await api.key_with("evals"),
+    )
     created = await api.post("/v1/drafts", {**MESSAGE, "generator": "template"}, key=writer)
     assert created.status_code == 201, created.text
     draft_id = created.json()["id"]
@@ -172,7 +184,8 @@ async def test_cors_closed_by_default(api: Api) -> None:
     assert response.status_code == 200
     assert "access-control-allow-origin" not in response.headers
     preflight = await api.client.options(
-        "/v1/tickets", headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+        "/v1/tickets",
+        headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"},
     )
     assert "access-control-allow-origin" not in preflight.headers
 
@@ -185,7 +198,11 @@ async def test_cors_when_configured(make_settings: Any) -> None:
         assert "etag" in response.headers.get("access-control-expose-headers", "").lower()
         preflight = await api.client.options(
             "/v1/drafts/x/approve",
-            headers={"Origin": "https://desk.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, if-match"},
+            headers={
+                "Origin": "https://desk.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, if-match",
+            },
         )
         assert preflight.status_code in (200, 204), preflight.text
         assert preflight.headers["access-control-allow-origin"] == "https://desk.example"
@@ -221,7 +238,9 @@ async def test_metrics_summary_after_scripted_reviews(api: Api) -> None:
     reviews: dict[str, Any] = {}
     for draft_id in ids[:2]:
         reviews[draft_id] = (await api.post(f"/v1/drafts/{draft_id}/approve")).json()
-    for draft_id, extra in zip(ids[2:4], ("\nWe will refund the shipping too.", "\nThanks for your patience!"), strict=True):
+    for draft_id, extra in zip(
+        ids[2:4], ("\nWe will refund the shipping too.", "\nThanks for your patience!"), strict=True
+    ):
         body = (await api.get(f"/v1/drafts/{draft_id}")).json()["body"]
         reviews[draft_id] = (await api.post(f"/v1/drafts/{draft_id}/edit", {"body": body + extra})).json()
     for draft_id, reason in zip(ids[4:7], ("wrong_policy", "tone", "tone"), strict=True):
@@ -237,7 +256,10 @@ async def test_metrics_summary_after_scripted_reviews(api: Api) -> None:
     assert overall["acceptance_rate"] == round(2 / 7, 4)
     assert overall["edit_rate"] == round(2 / 7, 4)
     assert overall["rejection_rate"] == round(3 / 7, 4)
-    assert overall["mean_edit_distance"] == pytest.approx(statistics.fmean(edits), abs=1e-4) and overall["mean_edit_distance"] > 0
+    assert (
+        overall["mean_edit_distance"] == pytest.approx(statistics.fmean(edits), abs=1e-4)
+        and overall["mean_edit_distance"] > 0
+    )
     assert overall["rejection_reasons"] == {"tone": 2, "wrong_policy": 1}
     assert overall["sent"] == 1 and overall["llm_fallbacks"] == 0 and overall["cost_usd"] == 0
     assert overall["median_first_response_minutes"] == pytest.approx(90, abs=1.5)
@@ -263,17 +285,26 @@ async def test_metrics_summary_after_scripted_reviews(api: Api) -> None:
     by_language = (await api.get("/v1/metrics/summary", params={"group_by": "language"})).json()
     assert by_language["groups"]["en"]["reviewed"] == 7
 
-    past = (await api.get("/v1/metrics/summary", params={"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"})).json()
+    past = (
+        await api.get("/v1/metrics/summary", params={"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"})
+    ).json()
     assert past["overall"]["drafts_created"] == 0 and past["overall"]["acceptance_rate"] is None
     assert_error(await api.get("/v1/metrics/summary", params={"group_by": "colour"}), 422, "validation_failed")
-    assert_error(await api.get("/v1/metrics/summary", params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}), 422, "validation_failed")
+    assert_error(
+        await api.get("/v1/metrics/summary", params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+        422,
+        "validation_failed",
+    )
 
     # Prometheus: gauges from the database, counters that moved with the requests above.
     scrape = await api.client.get("/metrics")
     assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
     text = scrape.text
     assert "# TYPE replydesk_drafts_by_state gauge" in text and "# TYPE replydesk_http_requests_total counter" in text
-    states = {s: prometheus_value(text, "replydesk_drafts_by_state", state=s) for s in ("suggested", "approved", "edited", "rejected", "sent")}
+    states = {
+        s: prometheus_value(text, "replydesk_drafts_by_state", state=s)
+        for s in ("suggested", "approved", "edited", "rejected", "sent")
+    }
     assert states == {"suggested": 1, "approved": 1, "edited": 2, "rejected": 3, "sent": 1}
     for action, count in (("approve", 2), ("edit", 2), ("reject", 3), ("sent", 1)):
         moved = prometheus_value(text, "replydesk_review_actions_total", action=action) - prometheus_value(
@@ -281,9 +312,9 @@ async def test_metrics_summary_after_scripted_reviews(api: Api) -> None:
         )
         assert moved == count, action
     route = "/v1/drafts/{draft_id}/reject"
-    moved = prometheus_value(text, "replydesk_http_requests_total", method="POST", route=route, status="200") - prometheus_value(
-        scrape_before, "replydesk_http_requests_total", method="POST", route=route, status="200"
-    )
+    moved = prometheus_value(
+        text, "replydesk_http_requests_total", method="POST", route=route, status="200"
+    ) - prometheus_value(scrape_before, "replydesk_http_requests_total", method="POST", route=route, status="200")
     assert moved == 3
     assert prometheus_value(text, "replydesk_http_request_seconds_count", method="POST", route=route) >= 3
     assert prometheus_value(text, "replydesk_drafts_created_total", generator="template") >= 8

@@ -50,8 +50,7 @@ KETTLE_DE: dict[str, Any] = {
 
 PARCEL_PL: dict[str, Any] = {
     "message": (
-        "Dzień dobry, moja paczka z czajnikiem miała dotrzeć w poniedziałek, "
-        "ale nadal jej nie ma. Co mam zrobić?"
+        "Dzień dobry, moja paczka z czajnikiem miała dotrzeć w poniedziałek, ale nadal jej nie ma. Co mam zrobić?"
     ),
     "customer": {"name": "Piotr Nowak", "locale": "pl-PL"},
     "order": {
@@ -79,9 +78,7 @@ def fake() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-async def llm_api(
-    prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM
-) -> AsyncIterator[Api]:
+async def llm_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> AsyncIterator[Api]:
     db = tmp_path_factory.mktemp("drafts-llm") / "test.db"
     settings = Settings(
         data_dir=prepared_dir,
@@ -152,9 +149,7 @@ async def test_the_fake_speaks_the_openai_protocol(fake: FakeLLM) -> None:
     client = AsyncOpenAI(base_url=fake.base_url, api_key="x", max_retries=0, timeout=5)
     try:
         fake.script(raw("hello there"), raw("a streamed answer"), status(500))
-        plain = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "hi"}]
-        )
+        plain = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
         assert plain.choices[0].message.content == "hello there"
         assert plain.usage is not None
         assert plain.usage.completion_tokens == len("hello there") // 4
@@ -176,9 +171,7 @@ async def test_the_fake_speaks_the_openai_protocol(fake: FakeLLM) -> None:
 
 
 # ---------------------------------------------------------------- (a) a normal LLM draft
-async def test_llm_draft_is_stored_with_model_citations_tokens_cost_and_prompt(
-    llm_api: Api, fake: FakeLLM
-) -> None:
+async def test_llm_draft_is_stored_with_model_citations_tokens_cost_and_prompt(llm_api: Api, fake: FakeLLM) -> None:
     fake.script(grounded(completion_tokens=321))
     draft = await create(llm_api, KETTLE_DE)
 
@@ -388,9 +381,7 @@ PII_TICKET: dict[str, Any] = {
         f"Sie erreichen mich unter {PII['email']} oder {PII['phone']}. Viele Grüße, Henrike"
     ),
     "customer": {"name": "Henrike Quastenberg", "email": PII["email"], "locale": "de-DE"},
-    "history": [
-        {"role": "buyer", "text": f"Henrike hier, ich habe schon angerufen, Rückruf bitte an {PII['phone']}."}
-    ],
+    "history": [{"role": "buyer", "text": f"Henrike hier, ich habe schon angerufen, Rückruf bitte an {PII['phone']}."}],
 }
 
 

@@ -26,7 +26,14 @@ async def test_template_drafts_do_not_regress(settings: Settings, tmp_path: Path
     await asyncio.to_thread(migrate, settings)
     out = tmp_path / "candidate"
     async with Runner(settings) as runner:
-        result = await runner.run(RunConfig(dataset=ROOT / "evals" / "datasets" / "drafts" / "drafts.jsonl", out=out, generator="template", concurrency=4))
+        result = await runner.run(
+            RunConfig(
+                dataset=ROOT / "evals" / "datasets" / "drafts" / "drafts.jsonl",
+                out=out,
+                generator="template",
+                concurrency=4,
+            )
+        )
     drafts = result.report["drafts"]
     # Absolute floors, independent of the baseline: what a shippable template drafter must do.
     assert drafts["language_match"] >= 0.95

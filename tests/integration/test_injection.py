@@ -49,9 +49,7 @@ def test_the_corpus_is_big_enough_and_well_formed() -> None:
 
 # ---------------------------------------------------------------- the attacker's model
 def _buyer_text(row: dict[str, Any]) -> str:
-    return "\n".join(
-        [row.get("subject") or "", row["message"], *(h.get("text", "") for h in row.get("history", []))]
-    )
+    return "\n".join([row.get("subject") or "", row["message"], *(h.get("text", "") for h in row.get("history", []))])
 
 
 def as_written(phrase: str, source: str) -> str:
@@ -127,9 +125,7 @@ def fake() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-async def llm_api(
-    prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM
-) -> AsyncIterator[Api]:
+async def llm_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> AsyncIterator[Api]:
     db = tmp_path_factory.mktemp("injection") / "test.db"
     settings = Settings(
         data_dir=prepared_dir,
@@ -181,9 +177,7 @@ async def test_attack_never_reaches_the_stored_draft(
     assert len(first) == 1
     assert fake.calls("repair"), "the attacker's draft passed the checks on the first try"
     leaked = forbidden_in(row, draft["body"])
-    assert not leaked, (
-        f"{row['attack']['kind']}: {leaked} in the stored draft ({draft['generator']}):\n{draft['body']}"
-    )
+    assert not leaked, f"{row['attack']['kind']}: {leaked} in the stored draft ({draft['generator']}):\n{draft['body']}"
     if draft["generator"] == MODEL:
         assert draft["fallback_reason"] is None
         assert not [f for f in draft["findings"] if f["severity"] == "error"]
@@ -193,9 +187,7 @@ async def test_attack_never_reaches_the_stored_draft(
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
-async def test_template_drafts_never_carry_the_attack(
-    llm_api: Api, fake: FakeLLM, row: dict[str, Any]
-) -> None:
+async def test_template_drafts_never_carry_the_attack(llm_api: Api, fake: FakeLLM, row: dict[str, Any]) -> None:
     response = await llm_api.post("/v1/drafts", ticket(row, generator="template"))
     assert response.status_code == 201, response.text
     draft = response.json()

@@ -221,9 +221,7 @@ async def test_deleting_a_document_removes_its_chunks(
     assert second.chunks == first.chunks - len(lost)
     assert not ids_of(await active_ids(store), "lost-parcel")
     kb = KnowledgeBase(store, embedder)
-    result = await kb.search(
-        "my parcel never arrived and tracking has not moved for a week", k=10, language="en"
-    )
+    result = await kb.search("my parcel never arrived and tracking has not moved for a week", k=10, language="en")
     assert result.hits
     assert "lost-parcel" not in {h.chunk.doc_id for h in result.hits}
 

@@ -78,9 +78,7 @@ def docs(result: dict[str, Any]) -> list[str]:
 
 
 async def test_japanese_query_about_a_broken_kettle_finds_damaged_items(api: Api) -> None:
-    result = await search(
-        api, "電気ケトルが壊れて届きました。注ぎ口が割れていて水が漏れます。どうすればいいですか。"
-    )
+    result = await search(api, "電気ケトルが壊れて届きました。注ぎ口が割れていて水が漏れます。どうすればいいですか。")
     assert result["language"] == "ja"
     assert "damaged-items" in docs(result)[:3], docs(result)
     # There is no Japanese translation: passages come in canonical English.
@@ -144,9 +142,7 @@ async def test_the_sellers_own_policy_ranks_first_for_its_orders(
 
 
 async def test_a_scope_filter_never_shows_another_sellers_passages(api: Api) -> None:
-    result = await search(
-        api, SOFA, k=10, filters={"seller": "nordic-home", "scope": ["voltbay", "nordic-home"]}
-    )
+    result = await search(api, SOFA, k=10, filters={"seller": "nordic-home", "scope": ["voltbay", "nordic-home"]})
     assert result["hits"]
     assert {h["scope"] for h in result["hits"]} == {"nordic-home"}
     blocked = await search(api, SOFA, k=10, filters={"seller": "nordic-home", "scope": ["voltbay"]})
@@ -252,9 +248,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("payload", "mentions"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-async def test_bad_input_is_a_422_in_the_error_shape(
-    api: Api, payload: dict[str, Any], mentions: str
-) -> None:
+async def test_bad_input_is_a_422_in_the_error_shape(api: Api, payload: dict[str, Any], mentions: str) -> None:
     response = await api.post("/v1/kb/search", payload)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -332,9 +326,7 @@ async def small_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory
     settings = app_settings(base / "data", base, prepared_dir)
     tokens.configure(settings.tiktoken_cache_dir)
     store = await ChromaStore.open(url="", path=str(settings.chroma_path), prefix=settings.chroma_collection)
-    await ingest(
-        store, BundledEmbedder(), base / "kb", Chunker(settings.chunk_tokens, settings.chunk_overlap_tokens)
-    )
+    await ingest(store, BundledEmbedder(), base / "kb", Chunker(settings.chunk_tokens, settings.chunk_overlap_tokens))
     await store.close()
     async for item in start_api(settings):
         yield item

@@ -55,7 +55,9 @@ async def test_migrated_rows_work_with_the_current_app(make_settings: Any, tmp_p
         (event,) = (await api.get(f"/v1/drafts/{LEGACY_DRAFT_ID}/audit")).json()
         assert (event["action"], event["from_state"], event["to_state"]) == ("approve", "suggested", "approved")
         assert event["prompt_version"] == "reply/en@2026.11"
-        ticket = (await api.post("/v1/tickets", {"message": "My kettle arrived broken.", "external_id": "legacy-ticket"})).json()
+        ticket = (
+            await api.post("/v1/tickets", {"message": "My kettle arrived broken.", "external_id": "legacy-ticket"})
+        ).json()
         assert ticket["id"] == "11111111-1111-1111-1111-111111111111"  # the old ticket, not a twin
         assert (await api.client.get("/ready")).json()["ready"] is True
 
@@ -77,7 +79,9 @@ async def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
     assert await run_sync(url, table_names) == {"alembic_version", "triage_records"}
     columns = await run_sync(url, lambda c: {col["name"] for col in sa.inspect(c).get_columns("triage_records")})
     assert columns == {c.name for c in TRIAGE_0001.columns}
-    ids = await run_sync(url, lambda c: [r.id for r in c.execute(sa.select(TRIAGE_0001.c.id).order_by(TRIAGE_0001.c.id))])
+    ids = await run_sync(
+        url, lambda c: [r.id for r in c.execute(sa.select(TRIAGE_0001.c.id).order_by(TRIAGE_0001.c.id))]
+    )
     assert ids == [r["id"] for r in triage]
 
     await asyncio.to_thread(downgrade_to, url, "base")

@@ -27,8 +27,13 @@ TICKET: dict[str, Any] = {
     "subject": "Broken kettle",
     "customer": {"name": "Maria Rossi", "locale": "en-GB", "tier": "standard"},
     "order": {
-        "id": "TW-4821-7730", "status": "delivered", "placed_at": "2026-11-10", "delivered_at": "2026-11-18",
-        "seller": {"id": "nordic-home", "name": "Nordic Home"}, "amount": 49.9, "currency": "EUR",
+        "id": "TW-4821-7730",
+        "status": "delivered",
+        "placed_at": "2026-11-10",
+        "delivered_at": "2026-11-18",
+        "seller": {"id": "nordic-home", "name": "Nordic Home"},
+        "amount": 49.9,
+        "currency": "EUR",
     },
     "history": [{"role": "buyer", "text": "Hello? Anyone there?"}],
 }
@@ -94,7 +99,9 @@ async def test_ticket_is_idempotent_on_external_id(api: Api) -> None:
     assert first.status_code == 201, first.text
     created = first.json()
     assert created["external_id"] == "hd-100" and created["source"] == "api"
-    assert created["intent"] and created["language"] == "en" and created["triage"]["intent"]["label"] == created["intent"]
+    assert (
+        created["intent"] and created["language"] == "en" and created["triage"]["intent"]["label"] == created["intent"]
+    )
 
     again = await api.post("/v1/tickets", ticket("hd-100", message="A retried webhook, same ticket."))
     assert again.status_code == 200, again.text
@@ -133,7 +140,9 @@ async def test_idempotency_key_replays_and_rejects_a_different_body(api: Api) ->
     other = await api.key_with("drafts:write")
     elsewhere = await api.post("/v1/tickets", ticket(), key=other, headers=key)
     assert elsewhere.status_code == 201 and "idempotent-replayed" not in elsewhere.headers
-    assert_error(await api.post("/v1/tickets", ticket(), headers={"Idempotency-Key": "k" * 201}), 422, "validation_failed")
+    assert_error(
+        await api.post("/v1/tickets", ticket(), headers={"Idempotency-Key": "k" * 201}), 422, "validation_failed"
+    )
 
 
 # ---------------------------------------------------------------- drafts
@@ -183,13 +192,20 @@ async def test_approve_then_sent(api: Api) -> None:
     assert approve["before_body"] == approve["after_body"] == draft["body"]
     assert approve["edit_distance"] == 0.0 and approve["diff"] is None
     assert approve["prompt_version"] == create["prompt_version"] and approve["model"] == "template"
-    assert (send["action"], send["from_state"], send["to_state"], send["draft_version"]) == ("sent", "approved", "sent", 3)
+    assert (send["action"], send["from_state"], send["to_state"], send["draft_version"]) == (
+        "sent",
+        "approved",
+        "sent",
+        3,
+    )
     assert send["after_body"] == draft["body"]
 
 
 async def test_edit_keeps_the_suggestion_and_measures_the_change(api: Api) -> None:
     draft = await new_draft(api)
-    final = draft["body"].replace("Hello", "Dear customer", 1) + "\n\nWe have also added a 10 EUR voucher to your account."
+    final = (
+        draft["body"].replace("Hello", "Dear customer", 1) + "\n\nWe have also added a 10 EUR voucher to your account."
+    )
     edited = await api.post(f"/v1/drafts/{draft['id']}/edit", {"body": final}, headers=if_match(1))
     assert edited.status_code == 200, edited.text
     body = edited.json()
@@ -216,7 +232,8 @@ async def test_edit_keeps_the_suggestion_and_measures_the_change(api: Api) -> No
 async def test_reject_with_reason(api: Api) -> None:
     draft = await new_draft(api)
     rejected = await api.post(
-        f"/v1/drafts/{draft['id']}/reject", {"reason": "wrong_policy", "comment": "Cites the 14-day window; this seller gives 30."}
+        f"/v1/drafts/{draft['id']}/reject",
+        {"reason": "wrong_policy", "comment": "Cites the 14-day window; this seller gives 30."},
     )
     assert rejected.status_code == 200, rejected.text
     body = rejected.json()
@@ -268,7 +285,9 @@ async def test_stale_if_match_is_409_and_loses_nothing(api: Api) -> None:
     after_edit = await read_draft(api, draft["id"])
 
     for action, payload in (("approve", None), ("edit", {"body": "Overwrite!"}), ("reject", {"reason": "tone"})):
-        error = assert_error(await api.post(f"/v1/drafts/{draft['id']}/{action}", payload, headers=if_match(1)), 409, "conflict")
+        error = assert_error(
+            await api.post(f"/v1/drafts/{draft['id']}/{action}", payload, headers=if_match(1)), 409, "conflict"
+        )
         assert error["message"]
     # `sent` is legal from 'edited' but not with a stale version: the message says which it is.
     error = assert_error(await api.post(f"/v1/drafts/{draft['id']}/sent", headers=if_match(1)), 409, "conflict")
@@ -281,7 +300,9 @@ async def test_stale_if_match_is_409_and_loses_nothing(api: Api) -> None:
     # A version from the future is as stale as one from the past; a bad If-Match is a 422.
     other = await new_draft(api)
     assert_error(await api.post(f"/v1/drafts/{other['id']}/approve", headers=if_match(7)), 409, "conflict")
-    assert_error(await api.post(f"/v1/drafts/{other['id']}/approve", headers={"If-Match": "*"}), 422, "validation_failed")
+    assert_error(
+        await api.post(f"/v1/drafts/{other['id']}/approve", headers={"If-Match": "*"}), 422, "validation_failed"
+    )
     assert (await read_draft(api, other["id"]))["state"] == "suggested"
     ok = await api.post(f"/v1/drafts/{other['id']}/approve", headers={"If-Match": 'W/"1"'})
     assert ok.status_code == 200, ok.text
@@ -331,7 +352,8 @@ async def test_regenerate_adds_a_draft_with_instructions(api: Api) -> None:
     assert (await api.post(f"/v1/drafts/{first.json()['id']}/reject", {"reason": "incomplete"})).status_code == 200
 
     second = await api.post(
-        f"/v1/tickets/{ticket_id}/drafts", {"generator": "template", "instructions": ["offer a replacement", "be brief"]}
+        f"/v1/tickets/{ticket_id}/drafts",
+        {"generator": "template", "instructions": ["offer a replacement", "be brief"]},
     )
     assert second.status_code == 201, second.text
     assert second.headers["etag"] == '"1"'
@@ -341,9 +363,14 @@ async def test_regenerate_adds_a_draft_with_instructions(api: Api) -> None:
     assert body["triage"]["intent"]["label"] == created.json()["intent"]  # the stored triage is reused
 
     stored = (await api.get(f"/v1/tickets/{ticket_id}")).json()
-    assert [(d["id"], d["state"]) for d in stored["drafts"]] == [(first.json()["id"], "rejected"), (body["id"], "suggested")]
+    assert [(d["id"], d["state"]) for d in stored["drafts"]] == [
+        (first.json()["id"], "rejected"),
+        (body["id"], "suggested"),
+    ]
     assert_error(await api.post(f"/v1/tickets/{ticket_id}/drafts", {"generator": "llm"}), 422, "validation_failed")
-    assert_error(await api.post(f"/v1/tickets/{ticket_id}/drafts", {"instructions": ["x" * 301]}), 422, "validation_failed")
+    assert_error(
+        await api.post(f"/v1/tickets/{ticket_id}/drafts", {"instructions": ["x" * 301]}), 422, "validation_failed"
+    )
 
 
 async def test_state_change_without_its_audit_event_is_impossible(api: Api) -> None:
@@ -352,10 +379,12 @@ async def test_state_change_without_its_audit_event_is_impossible(api: Api) -> N
     engine = create_engine(api.settings.resolved_database_url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(text(
-                "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events WHEN NEW.action != 'create' "
-                "BEGIN SELECT RAISE(ABORT, 'audit storage failed'); END"
-            ))
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events WHEN NEW.action != 'create' "
+                    "BEGIN SELECT RAISE(ABORT, 'audit storage failed'); END"
+                )
+            )
         assert_error(await api.post(f"/v1/drafts/{draft['id']}/approve", headers=if_match(1)), 500, "internal_error")
         after = await read_draft(api, draft["id"])
         assert (after["state"], after["version"], after["final_body"]) == ("suggested", 1, None)
@@ -382,9 +411,15 @@ async def test_fifty_concurrent_reviews_exactly_one_wins(make_settings: Any) -> 
         def attempt(i: int) -> Any:
             agent = {**headers, "X-Agent-Id": f"agent-{i}"}
             if i % 2:
-                return client.post(f"/v1/drafts/{draft_id}/edit", json={"body": f"Reply written by agent {i}."}, headers={**agent, **if_match(1)})
+                return client.post(
+                    f"/v1/drafts/{draft_id}/edit",
+                    json={"body": f"Reply written by agent {i}."},
+                    headers={**agent, **if_match(1)},
+                )
             # Half of the approvals send no version at all: the state check must still hold.
-            return client.post(f"/v1/drafts/{draft_id}/approve", headers={**agent, **(if_match(1) if i % 4 == 0 else {})})
+            return client.post(
+                f"/v1/drafts/{draft_id}/approve", headers={**agent, **(if_match(1) if i % 4 == 0 else {})}
+            )
 
         responses = await asyncio.gather(*(attempt(i) for i in range(50)))
         statuses = Counter(r.status_code for r in responses)
@@ -413,7 +448,9 @@ async def test_concurrent_ticket_retries_create_one_ticket(make_settings: Any) -
 
     headers = {"Authorization": f"Bearer {await create_key(settings, ['drafts:write'], name='webhook')}"}
     async with live_server(settings) as client:
-        by_external = await asyncio.gather(*(client.post("/v1/tickets", json=ticket("hd-dup"), headers=headers) for _ in range(20)))
+        by_external = await asyncio.gather(
+            *(client.post("/v1/tickets", json=ticket("hd-dup"), headers=headers) for _ in range(20))
+        )
         assert Counter(r.status_code for r in by_external) == {201: 1, 200: 19}
         assert len({r.json()["id"] for r in by_external}) == 1
 
@@ -444,7 +481,9 @@ async def test_feedback_export_writes_labeled_rows(api: Api, tmp_path: Path) -> 
     assert (await api.post(f"/v1/drafts/{edited_sent['id']}/sent")).status_code == 200
 
     rejected = await new_draft(api, "fb-3")
-    assert (await api.post(f"/v1/drafts/{rejected['id']}/reject", {"reason": "wrong_facts", "comment": "wrong date"})).status_code == 200
+    assert (
+        await api.post(f"/v1/drafts/{rejected['id']}/reject", {"reason": "wrong_facts", "comment": "wrong date"})
+    ).status_code == 200
     wrong_intent = await new_draft(api, "fb-4")
     assert (await api.post(f"/v1/drafts/{wrong_intent['id']}/reject", {"reason": "wrong_intent"})).status_code == 200
 
@@ -473,10 +512,19 @@ async def test_feedback_export_writes_labeled_rows(api: Api, tmp_path: Path) -> 
     assert rows[f"fb-{edited_sent['id']}"]["reference_reply"] == final_sent
     assert rows[f"fb-{edited_sent['id']}"]["labels"]["review"] == "edited"
     reject = rows[f"fb-{rejected['id']}"]
-    assert reject["labels"] == {"intent": intent, "language": "en", "review": "rejected", "reject_reason": "wrong_facts"}
+    assert reject["labels"] == {
+        "intent": intent,
+        "language": "en",
+        "review": "rejected",
+        "reject_reason": "wrong_facts",
+    }
     assert "reference_reply" not in reject
     # A rejection for the wrong intent must not label the ticket with that intent.
-    assert rows[f"fb-{wrong_intent['id']}"]["labels"] == {"language": "en", "review": "rejected", "reject_reason": "wrong_intent"}
+    assert rows[f"fb-{wrong_intent['id']}"]["labels"] == {
+        "language": "en",
+        "review": "rejected",
+        "reject_reason": "wrong_intent",
+    }
     assert rows[f"fb-{wrong_intent['id']}"]["draft"]["intent"] == intent
 
     # The rows are a valid eval dataset.

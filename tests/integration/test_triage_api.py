@@ -15,7 +15,12 @@ DAMAGED = {
     "message": "Hi, my kettle arrived with a cracked lid and it leaks everywhere. I want a replacement or my money back.",
     "subject": "Broken kettle",
     "customer": {"name": "Maria Rossi", "locale": "en-GB", "tier": "standard"},
-    "order": {"id": "TW-4821-7730", "status": "delivered", "delivered_at": "2026-11-18", "seller": {"id": "nordic-home", "name": "Nordic Home"}},
+    "order": {
+        "id": "TW-4821-7730",
+        "status": "delivered",
+        "delivered_at": "2026-11-18",
+        "seller": {"id": "nordic-home", "name": "Nordic Home"},
+    },
     "external_id": "hd-1",
 }
 
@@ -118,7 +123,9 @@ async def test_bad_input_gets_one_error_shape(api: Api, payload: Any, status: in
 
 async def test_malformed_json_and_invalid_utf8(api: Api) -> None:
     for raw in (b'{"message": "unterminated', b'\xff\xfe{"message": "x"}', b"[]"):
-        response = await api.client.post("/v1/triage", content=raw, headers={**api.headers(), "content-type": "application/json"})
+        response = await api.client.post(
+            "/v1/triage", content=raw, headers={**api.headers(), "content-type": "application/json"}
+        )
         assert response.status_code == 422, (raw, response.text)
         assert response.json()["error"]["status"] == 422
 

@@ -191,7 +191,7 @@ def _require_browser() -> None:
 @pytest.mark.browser
 async def test_agent_reviews_a_draft_in_chromium(make_settings: Any) -> None:
     _require_browser()
-    from playwright.async_api import Dialog, async_playwright, expect  # noqa: PLC0415 - optional dev dependency
+    from playwright.async_api import Dialog, async_playwright, expect
 
     started = time.monotonic()
     settings = make_settings()
@@ -203,9 +203,7 @@ async def test_agent_reviews_a_draft_in_chromium(make_settings: Any) -> None:
         created = await client.post("/v1/tickets", json=KETTLE, headers=headers)
         assert created.status_code == 201, created.text
         ticket_id = created.json()["id"]
-        drafted = await client.post(
-            f"/v1/tickets/{ticket_id}/drafts", json={"generator": "template"}, headers=headers
-        )
+        drafted = await client.post(f"/v1/tickets/{ticket_id}/drafts", json={"generator": "template"}, headers=headers)
         assert drafted.status_code == 201, drafted.text
         draft = drafted.json()
         assert draft["citations"], "the template draft should cite the knowledge base"
@@ -217,9 +215,7 @@ async def test_agent_reviews_a_draft_in_chromium(make_settings: Any) -> None:
         )
         assert hostile.status_code == 201, hostile.text
         hostile_id = hostile.json()["id"]
-        other = await client.post(
-            f"/v1/tickets/{hostile_id}/drafts", json={"generator": "template"}, headers=headers
-        )
+        other = await client.post(f"/v1/tickets/{hostile_id}/drafts", json={"generator": "template"}, headers=headers)
         assert other.status_code == 201, other.text
         other_draft = other.json()
 
@@ -240,9 +236,7 @@ async def test_agent_reviews_a_draft_in_chromium(make_settings: Any) -> None:
                 page.on("pageerror", lambda exc: page_errors.append(str(exc)))
                 page.on(
                     "console",
-                    lambda msg: (
-                        csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None
-                    ),
+                    lambda msg: csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None,
                 )
 
                 # Sign in once: the key goes to sessionStorage, never into the URL.
@@ -273,9 +267,7 @@ async def test_agent_reviews_a_draft_in_chromium(make_settings: Any) -> None:
                 await expect(citations.first.locator(".passage-text")).to_be_visible()
 
                 # Edit and approve.
-                new_body = (
-                    draft["body"] + "\n\nI have also asked Nordic Home to send a replacement lid today."
-                )
+                new_body = draft["body"] + "\n\nI have also asked Nordic Home to send a replacement lid today."
                 await body.fill(new_body)
                 await card.get_by_role("button", name="Save edit & approve").click()
                 await expect(page.locator(f'article.draft[data-draft-id="{draft["id"]}"]')).to_have_attribute(
@@ -311,13 +303,11 @@ async def test_agent_reviews_a_draft_in_chromium(make_settings: Any) -> None:
                 )
                 assert raced.status_code == 200, raced.text
                 await other_card.get_by_role("button", name="Approve", exact=True).click()
-                await expect(other_card.locator(".banner.conflict")).to_contain_text(
-                    "Someone else changed this draft"
-                )
+                await expect(other_card.locator(".banner.conflict")).to_contain_text("Someone else changed this draft")
                 await other_card.get_by_role("button", name="Reload ticket").click()
-                await expect(
-                    page.locator(f'article.draft[data-draft-id="{other_draft["id"]}"]')
-                ).to_have_attribute("data-state", "approved")
+                await expect(page.locator(f'article.draft[data-draft-id="{other_draft["id"]}"]')).to_have_attribute(
+                    "data-state", "approved"
+                )
 
                 assert dialogs == []
                 assert page_errors == []

@@ -155,9 +155,7 @@ CANNED: dict[str, dict[str, Any]] = {
             "Ich habe mir Ihr Anliegen zusammen mit den Regeln angesehen, die dafür gelten.",
             "Unser Team prüft die übrigen Einzelheiten und meldet sich so bald wie möglich bei Ihnen.",
         ],
-        "closing": (
-            "Wenn etwas unklar ist, antworten Sie einfach auf diese Nachricht, ich helfe Ihnen gern weiter."
-        ),
+        "closing": ("Wenn etwas unklar ist, antworten Sie einfach auf diese Nachricht, ich helfe Ihnen gern weiter."),
         "signoff": "Mit freundlichen Grüßen\nIhr Tradewind Kundenservice",
     },
     "fr": {
@@ -168,9 +166,7 @@ CANNED: dict[str, dict[str, Any]] = {
             "J'ai examiné votre demande ainsi que les règles qui s'y appliquent.",
             "Notre équipe va vérifier les derniers détails et reviendra vers vous dès que possible.",
         ],
-        "closing": (
-            "Si quelque chose n'est pas clair, répondez simplement à ce message, je vous aiderai volontiers."
-        ),
+        "closing": ("Si quelque chose n'est pas clair, répondez simplement à ce message, je vous aiderai volontiers."),
         "signoff": "Cordialement,\nLe service client Tradewind",
     },
     "es": {
@@ -212,8 +208,7 @@ CANNED: dict[str, dict[str, Any]] = {
         "lines": [
             "Dziękujemy za kontakt w sprawie Państwa zamówienia.",
             "Przeanalizowałem Państwa zgłoszenie razem z zasadami, które go dotyczą.",
-            "Nasz zespół sprawdzi pozostałe szczegóły i skontaktuje się z Państwem "
-            "tak szybko, jak to możliwe.",
+            "Nasz zespół sprawdzi pozostałe szczegóły i skontaktuje się z Państwem tak szybko, jak to możliwe.",
         ],
         "closing": "Jeśli coś jest niejasne, wystarczy odpowiedzieć na tę wiadomość, a chętnie pomogę.",
         "signoff": "Z poważaniem,\nObsługa klienta Tradewind",
@@ -227,8 +222,7 @@ CANNED: dict[str, dict[str, Any]] = {
             "A nossa equipa vai verificar os restantes detalhes e responder-lhe assim que possível.",
         ],
         "closing": (
-            "Se alguma coisa não estiver clara, "
-            "basta responder a esta mensagem e terei todo o gosto em ajudar."
+            "Se alguma coisa não estiver clara, basta responder a esta mensagem e terei todo o gosto em ajudar."
         ),
         "signoff": "Com os melhores cumprimentos,\nApoio ao cliente Tradewind",
     },
@@ -476,9 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(seen.body.get("model", "fake-model"))
         prompt_tokens = sum(len(str(m.get("content") or "")) for m in seen.messages) // 4
         completion = (
-            behaviour.completion_tokens
-            if behaviour.completion_tokens is not None
-            else max(1, len(content) // 4)
+            behaviour.completion_tokens if behaviour.completion_tokens is not None else max(1, len(content) // 4)
         )
         usage = {
             "prompt_tokens": prompt_tokens,

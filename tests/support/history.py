@@ -22,7 +22,8 @@ from app.db.migrate import alembic_config, upgrade
 _old = sa.MetaData()
 
 TRIAGE_0001 = sa.Table(
-    "triage_records", _old,
+    "triage_records",
+    _old,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("created_at", UTCDateTime()),
     sa.Column("external_id", sa.String(200)),
@@ -41,31 +42,78 @@ TRIAGE_0001 = sa.Table(
 )
 
 TICKETS_0002 = sa.Table(
-    "tickets", _old,
-    *(sa.Column(name, type_) for name, type_ in [
-        ("id", sa.String(36)), ("created_at", UTCDateTime()), ("updated_at", UTCDateTime()), ("source", sa.String(64)),
-        ("external_id", sa.String(200)), ("channel", sa.String(32)), ("subject", sa.Text()), ("message", sa.Text()),
-        ("customer", JSONType), ("order", JSONType), ("history", JSONType), ("received_at", UTCDateTime()),
-        ("language", sa.String(8)), ("intent", sa.String(64)), ("urgency", sa.String(16)), ("sla_due_at", UTCDateTime()),
-        ("triage", JSONType), ("triage_id", sa.String(36)),
-    ]),
+    "tickets",
+    _old,
+    *(
+        sa.Column(name, type_)
+        for name, type_ in [
+            ("id", sa.String(36)),
+            ("created_at", UTCDateTime()),
+            ("updated_at", UTCDateTime()),
+            ("source", sa.String(64)),
+            ("external_id", sa.String(200)),
+            ("channel", sa.String(32)),
+            ("subject", sa.Text()),
+            ("message", sa.Text()),
+            ("customer", JSONType),
+            ("order", JSONType),
+            ("history", JSONType),
+            ("received_at", UTCDateTime()),
+            ("language", sa.String(8)),
+            ("intent", sa.String(64)),
+            ("urgency", sa.String(16)),
+            ("sla_due_at", UTCDateTime()),
+            ("triage", JSONType),
+            ("triage_id", sa.String(36)),
+        ]
+    ),
 )
 
 DRAFTS_0002 = sa.Table(
-    "drafts", _old,
-    *(sa.Column(name, type_) for name, type_ in [
-        ("id", sa.String(36)), ("created_at", UTCDateTime()), ("updated_at", UTCDateTime()), ("ticket_id", sa.String(36)),
-        ("state", sa.String(16)), ("version", sa.Integer()), ("body", sa.Text()), ("language", sa.String(8)),
-        ("intent", sa.String(64)), ("instructions", JSONType), ("citations", JSONType), ("passages", JSONType),
-        ("facts", JSONType), ("findings", JSONType), ("translation", JSONType), ("prompt_id", sa.String(120)),
-        ("prompt_version", sa.String(32)), ("generator", sa.String(120)), ("fallback_reason", sa.Text()),
-        ("prompt_tokens", sa.Integer()), ("completion_tokens", sa.Integer()), ("cost_usd", sa.Float()),
-        ("latency", JSONType), ("triage", JSONType),
-    ]),
+    "drafts",
+    _old,
+    *(
+        sa.Column(name, type_)
+        for name, type_ in [
+            ("id", sa.String(36)),
+            ("created_at", UTCDateTime()),
+            ("updated_at", UTCDateTime()),
+            ("ticket_id", sa.String(36)),
+            ("state", sa.String(16)),
+            ("version", sa.Integer()),
+            ("body", sa.Text()),
+            ("language", sa.String(8)),
+            ("intent", sa.String(64)),
+            ("instructions", JSONType),
+            ("citations", JSONType),
+            ("passages", JSONType),
+            ("facts", JSONType),
+            ("findings", JSONType),
+            ("translation", JSONType),
+            ("prompt_id", sa.String(120)),
+            ("prompt_version", sa.String(32)),
+            ("generator", sa.String(120)),
+            ("fallback_reason", sa.Text()),
+            ("prompt_tokens", sa.Integer()),
+            ("completion_tokens", sa.Integer()),
+            ("cost_usd", sa.Float()),
+            ("latency", JSONType),
+            ("triage", JSONType),
+        ]
+    ),
 )
 
 WHEN = datetime(2026, 11, 20, 9, 30, 15, 123456, tzinfo=UTC)
-TABLES_AT_HEAD = {"alembic_version", "triage_records", "tickets", "drafts", "audit_events", "api_keys", "idempotency_keys", "eval_reports"}
+TABLES_AT_HEAD = {
+    "alembic_version",
+    "triage_records",
+    "tickets",
+    "drafts",
+    "audit_events",
+    "api_keys",
+    "idempotency_keys",
+    "eval_reports",
+}
 LEGACY_TICKET_ID = "11111111-1111-1111-1111-111111111111"
 LEGACY_DRAFT_ID = "22222222-2222-2222-2222-222222222222"
 LEGACY_BODY = "Dear Maria, we are sorry about the kettle. A replacement is on its way."
@@ -74,11 +122,21 @@ LEGACY_BODY = "Dear Maria, we are sorry about the kettle. A replacement is on it
 def triage_rows(n: int = 3) -> list[dict[str, Any]]:
     return [
         {
-            "id": f"00000000-0000-0000-0000-00000000000{i}", "created_at": WHEN, "external_id": f"legacy-{i}", "channel": "email",
-            "message": f"Where is my parcel number {i}? — ¿dónde está?", "subject": None,
+            "id": f"00000000-0000-0000-0000-00000000000{i}",
+            "created_at": WHEN,
+            "external_id": f"legacy-{i}",
+            "channel": "email",
+            "message": f"Where is my parcel number {i}? — ¿dónde está?",
+            "subject": None,
             "request": {"message": f"Where is my parcel number {i}?", "nested": {"list": [1, 2, i]}},
-            "result": {"intent": {"label": "order_status", "confidence": 0.9}}, "intent": "order_status", "urgency": "normal",
-            "sentiment": "neutral", "language": "en", "escalate": i == 2, "model_version": "triage-2026.11", "latency_ms": 3.5 + i,
+            "result": {"intent": {"label": "order_status", "confidence": 0.9}},
+            "intent": "order_status",
+            "urgency": "normal",
+            "sentiment": "neutral",
+            "language": "en",
+            "escalate": i == 2,
+            "model_version": "triage-2026.11",
+            "latency_ms": 3.5 + i,
         }
         for i in range(1, n + 1)
     ]
@@ -110,17 +168,50 @@ async def seed_0001(url: str) -> list[dict[str, Any]]:
 
 async def seed_0002(url: str) -> None:
     ticket = {
-        "id": LEGACY_TICKET_ID, "created_at": WHEN, "updated_at": WHEN, "source": "api", "external_id": "legacy-ticket",
-        "channel": "email", "subject": "Broken kettle", "message": "My kettle arrived broken.", "customer": {"name": "Maria"},
-        "order": {"id": "TW-1"}, "history": [], "received_at": WHEN, "language": "en", "intent": "damaged_item",
-        "urgency": "normal", "sla_due_at": None, "triage": None, "triage_id": None,
+        "id": LEGACY_TICKET_ID,
+        "created_at": WHEN,
+        "updated_at": WHEN,
+        "source": "api",
+        "external_id": "legacy-ticket",
+        "channel": "email",
+        "subject": "Broken kettle",
+        "message": "My kettle arrived broken.",
+        "customer": {"name": "Maria"},
+        "order": {"id": "TW-1"},
+        "history": [],
+        "received_at": WHEN,
+        "language": "en",
+        "intent": "damaged_item",
+        "urgency": "normal",
+        "sla_due_at": None,
+        "triage": None,
+        "triage_id": None,
     }
     draft = {
-        "id": LEGACY_DRAFT_ID, "created_at": WHEN, "updated_at": WHEN, "ticket_id": LEGACY_TICKET_ID, "state": "suggested",
-        "version": 1, "body": LEGACY_BODY, "language": "en", "intent": "damaged_item", "instructions": [], "citations": [],
-        "passages": [], "facts": {}, "findings": [], "translation": None, "prompt_id": "reply/en", "prompt_version": "2026.11",
-        "generator": "template", "fallback_reason": None, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
-        "latency": {"total_ms": 12.5}, "triage": None,
+        "id": LEGACY_DRAFT_ID,
+        "created_at": WHEN,
+        "updated_at": WHEN,
+        "ticket_id": LEGACY_TICKET_ID,
+        "state": "suggested",
+        "version": 1,
+        "body": LEGACY_BODY,
+        "language": "en",
+        "intent": "damaged_item",
+        "instructions": [],
+        "citations": [],
+        "passages": [],
+        "facts": {},
+        "findings": [],
+        "translation": None,
+        "prompt_id": "reply/en",
+        "prompt_version": "2026.11",
+        "generator": "template",
+        "fallback_reason": None,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "latency": {"total_ms": 12.5},
+        "triage": None,
     }
 
     def insert(connection: Connection) -> None:

@@ -28,8 +28,14 @@ async def live_server(settings: Settings, *, start_timeout: float = 120.0) -> As
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), lifespan="on", ws="none", http="h11", log_level="warning", access_log=False,
-        backlog=512, timeout_graceful_shutdown=10,
+        create_app(settings),
+        lifespan="on",
+        ws="none",
+        http="h11",
+        log_level="warning",
+        access_log=False,
+        backlog=512,
+        timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -129,9 +129,7 @@ def test_lower_is_better_metric_regresses_when_it_rises(tmp_path: Path) -> None:
 def test_improvement_and_single_ticket_noise_are_not_regressions(tmp_path: Path) -> None:
     base = write_run(tmp_path / "a", [ticket_row(i, intent_ok=i % 2 == 0, facts=1.0) for i in range(N)])
     # Intent improves on many tickets; required facts drops on a single one.
-    cand = write_run(
-        tmp_path / "b", [ticket_row(i, intent_ok=True, facts=0.0 if i == 3 else 1.0) for i in range(N)]
-    )
+    cand = write_run(tmp_path / "b", [ticket_row(i, intent_ok=True, facts=0.0 if i == 3 else 1.0) for i in range(N)])
 
     result = compare(base, cand, metrics=None, seed=7)
 
@@ -147,10 +145,7 @@ def test_retrieval_regression_from_ranked_lists(tmp_path: Path) -> None:
     base = write_run(tmp_path / "a", [ticket_row(i) for i in range(N)])
     cand = write_run(
         tmp_path / "b",
-        [
-            ticket_row(i, ranked=["a", "b", "c", "d", "e", "returns-policy"] if i % 2 else None)
-            for i in range(N)
-        ],
+        [ticket_row(i, ranked=["a", "b", "c", "d", "e", "returns-policy"] if i % 2 else None) for i in range(N)],
     )
 
     result = compare(base, cand, metrics=["retrieval.recall_at_5", "retrieval.rr"], seed=7)

@@ -172,9 +172,7 @@ def test_import_bitext_rejects_other_files(tmp_path: Path) -> None:
 
 
 def test_import_tickets_en_de_maps_priority_queue_and_language(tmp_path: Path) -> None:
-    header = ["subject", "body", "answer", "type", "queue", "priority", "language"] + [
-        f"tag_{i}" for i in range(1, 9)
-    ]
+    header = ["subject", "body", "answer", "type", "queue", "priority", "language"] + [f"tag_{i}" for i in range(1, 9)]
     source = write_csv(
         tmp_path / "tickets_en_de_3.csv",
         header,

@@ -49,9 +49,7 @@ def draft_row(
             "fallback_reason": None,
             "language": "en",
             "detected_language": "en",
-            "passages": [
-                {"chunk_id": "refunds-timing@en#when~0", "title": "When refunds arrive", "locale": "en"}
-            ],
+            "passages": [{"chunk_id": "refunds-timing@en#when~0", "title": "When refunds arrive", "locale": "en"}],
             "findings": [],
             "scores": {
                 "language_match": score(language),

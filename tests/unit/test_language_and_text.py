@@ -42,7 +42,9 @@ def test_hint_decides_short_text(identifier: LanguageIdentifier) -> None:
 def test_quotes_and_signatures_are_removed() -> None:
     email = "Where is my refund?\n\nSent from my iPhone\n\n> On 3 Oct, Tradewind Support wrote:\n> Your return was received."
     assert strip_quotes_and_signature(email) == "Where is my refund?"
-    reply_header = "Still broken.\nAm 3. Oktober 2026 schrieb Tradewind Support <support@tradewind.example>:\nIhre Rücksendung..."
+    reply_header = (
+        "Still broken.\nAm 3. Oktober 2026 schrieb Tradewind Support <support@tradewind.example>:\nIhre Rücksendung..."
+    )
     assert strip_quotes_and_signature(reply_header) == "Still broken."
 
 

@@ -180,10 +180,7 @@ def test_translations_share_section_numbers(chunker: Chunker) -> None:
 
 def test_long_sections_split_by_tokens_and_same_slug_headings_get_distinct_anchors(chunker: Chunker) -> None:
     sentence = "The seller pays the return shipping when an item arrives damaged or wrong. "
-    body = (
-        f"# Sample\n\nIntro.\n\n## Details\n\n{sentence * 60}\n\n"
-        "## Details!\n\nAgain.\n\n### Sub part\n\nDeep text."
-    )
+    body = f"# Sample\n\nIntro.\n\n## Details\n\n{sentence * 60}\n\n## Details!\n\nAgain.\n\n### Sub part\n\nDeep text."
     document = Document(
         id="sample",
         title="Sample",
@@ -333,9 +330,7 @@ def test_html_title_is_used_when_front_matter_has_none(tmp_path: Path) -> None:
 
 
 def test_plain_text_file(tmp_path: Path, chunker: Chunker) -> None:
-    path = write(
-        tmp_path / "de" / "hinweis.txt", front(id="hinweis", locale="de") + "Bitte Fotos beilegen.\n"
-    )
+    path = write(tmp_path / "de" / "hinweis.txt", front(id="hinweis", locale="de") + "Bitte Fotos beilegen.\n")
     document = parse_file(path, tmp_path)
     assert document.locale == "de"
     assert document.body == "Bitte Fotos beilegen."

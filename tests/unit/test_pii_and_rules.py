@@ -31,7 +31,9 @@ def test_checksums() -> None:
 
 def test_log_filter_masks_personal_data(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("replydesk.test")
-    record = logger.makeRecord("replydesk.test", logging.INFO, __file__, 1, "buyer %s wrote", ("anna@example.com",), None)
+    record = logger.makeRecord(
+        "replydesk.test", logging.INFO, __file__, 1, "buyer %s wrote", ("anna@example.com",), None
+    )
     RedactingFilter().filter(record)
     assert "anna@example.com" not in record.getMessage()
 
