@@ -301,10 +301,7 @@ class KnowledgeBase:
             timings["embed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
             t0 = time.perf_counter()
             if mask.any():
-                found = await self.store.query(
-                    build.name, vector, min(n_candidates, int(mask.sum())), build.where(filters)
-                )
-                dense = [(build.by_id[i], s) for i, s in found if i in build.by_id]
+                dense = await self._dense(build, vector, mask, filters, n_candidates)
             timings["dense_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         lexical: list[tuple[int, float]] = []
         if mode in ("hybrid", "lexical"):
@@ -322,6 +319,22 @@ class KnowledgeBase:
         timings["fuse_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return SearchResult(hits[:k], truncated, notes, timings)
+
+    async def _dense(
+        self, build: _Build, vector: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_], filters: Filters, n: int
+    ) -> list[tuple[int, float]]:
+        """Nearest allowed chunks. Chroma's metadata filter costs several times the vector search
+        itself, so when most of the index is allowed we over-fetch unfiltered and filter here;
+        a narrow filter (few allowed chunks) goes to Chroma's filtered query instead."""
+        allowed = int(mask.sum())
+        n = min(n, allowed)
+        if allowed >= 0.5 * len(build.chunks):
+            found = await self.store.query(build.name, vector, min(len(build.chunks), 2 * n + 20))
+            hits = [(build.by_id[i], s) for i, s in found if i in build.by_id and mask[build.by_id[i]]]
+            if len(hits) >= n:
+                return hits[:n]
+        found = await self.store.query(build.name, vector, n, build.where(filters))
+        return [(build.by_id[i], s) for i, s in found if i in build.by_id]
 
     @staticmethod
     def _fuse(
