@@ -88,13 +88,14 @@ class BundledEmbedder:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         cut = [(t or " ")[: self._max_chars] for t in texts]
-        out: list[Matrix] = []
-        # Small batches: the graph pads to the longest text, so huge batches waste work.
-        for start in range(0, len(cut), 16):
-            batch = np.array(cut[start : start + 16], dtype=object)
-            result = self._session.run(None, {self._input: batch})[0]
-            out.append(np.asarray(result, dtype=np.float32))
-        return _normalise(np.vstack(out))
+        # Batches of similar length: the graph pads every text to the longest in its batch.
+        order = sorted(range(len(cut)), key=lambda i: len(cut[i]))
+        result = np.zeros((len(cut), self.dimensions), dtype=np.float32)
+        for start in range(0, len(order), 16):
+            rows = order[start : start + 16]
+            batch = np.array([cut[i] for i in rows], dtype=object)
+            result[rows] = np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)
+        return _normalise(result)
 
 
 class OpenAIEmbedder:
