@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import keys
 from app.auth.guards import KeyCache, requires
+from app.db.models import ApiKey
 from app.lib.errors import NotFound, Unprocessable
 from app.services import Services
 
@@ -39,6 +40,18 @@ class KeyInfo(msgspec.Struct, kw_only=True):
     revoked_at: datetime | None
 
 
+def key_info(k: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        id=k.id,
+        name=k.name,
+        prefix=f"rdk_{k.prefix}",
+        scopes=k.scopes,
+        created_at=k.created_at,
+        last_used_at=k.last_used_at,
+        revoked_at=k.revoked_at,
+    )
+
+
 class KeysController(Controller):
     path = "/v1/keys"
     tags = ["auth"]
@@ -54,18 +67,7 @@ class KeysController(Controller):
 
     @get("/", summary="Keys (never their secrets).")
     async def list_keys(self, db_session: NamedDependency[AsyncSession]) -> list[KeyInfo]:
-        return [
-            KeyInfo(
-                id=k.id,
-                name=k.name,
-                prefix=f"rdk_{k.prefix}",
-                scopes=k.scopes,
-                created_at=k.created_at,
-                last_used_at=k.last_used_at,
-                revoked_at=k.revoked_at,
-            )
-            for k in await keys.list_keys(db_session)
-        ]
+        return [key_info(k) for k in await keys.list_keys(db_session)]
 
     @post("/{key_id:str}/revoke", status_code=200, summary="Revoke a key.")
     async def revoke(
@@ -81,12 +83,4 @@ class KeysController(Controller):
         cache = services.extras.get("key_cache")
         if isinstance(cache, KeyCache):
             cache.clear()  # refused here at once; other processes within guards.CACHE_SECONDS
-        return KeyInfo(
-            id=k.id,
-            name=k.name,
-            prefix=f"rdk_{k.prefix}",
-            scopes=k.scopes,
-            created_at=k.created_at,
-            last_used_at=k.last_used_at,
-            revoked_at=k.revoked_at,
-        )
+        return key_info(k)

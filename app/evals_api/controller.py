@@ -44,32 +44,11 @@ class EvalsController(Controller):
         rows = (
             await db_session.scalars(select(EvalReportRecord).order_by(EvalReportRecord.created_at.desc()).limit(limit))
         ).all()
-        return [
-            EvalSummary(
-                id=r.id,
-                created_at=r.created_at,
-                name=r.name,
-                dataset=r.dataset,
-                generator=r.generator,
-                n_tickets=r.n_tickets,
-                summary=r.summary,
-            )
-            for r in rows
-        ]
+        return [msgspec.convert(r, EvalSummary, from_attributes=True) for r in rows]
 
     @get("/{report_id:str}", summary="One eval report (the report.json of the run).")
     async def read(self, report_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> EvalReport:
         r = await db_session.get(EvalReportRecord, report_id)
         if r is None:
             raise NotFound(f"no eval report {report_id}")
-        return EvalReport(
-            id=r.id,
-            created_at=r.created_at,
-            name=r.name,
-            dataset=r.dataset,
-            generator=r.generator,
-            n_tickets=r.n_tickets,
-            summary=r.summary,
-            report=r.report,
-            directory=r.directory,
-        )
+        return msgspec.convert(r, EvalReport, from_attributes=True)

@@ -106,7 +106,12 @@ class TriageModel:
         directory.mkdir(parents=True, exist_ok=True)
         tmp = directory / "model.joblib.tmp"
         joblib.dump(
-            {"vectorizer": self.vectorizer, "heads": self.heads, "embed_weight": self.embed_weight, "embed_prefix_chars": self.embed_prefix_chars},
+            {
+                "vectorizer": self.vectorizer,
+                "heads": self.heads,
+                "embed_weight": self.embed_weight,
+                "embed_prefix_chars": self.embed_prefix_chars,
+            },
             tmp,
         )
         tmp.replace(directory / "model.joblib")
@@ -125,7 +130,13 @@ class TriageModel:
         # The artifact is one we built ourselves (`replydesk triage train`); joblib is pickle, so
         # only point REPLYDESK_TRIAGE_MODEL at directories you trust.
         data = joblib.load(directory / "model.joblib")
-        return cls(data["vectorizer"], data["heads"], data["embed_weight"], manifest, data.get("embed_prefix_chars", EMBED_PREFIX_CHARS))
+        return cls(
+            data["vectorizer"],
+            data["heads"],
+            data["embed_weight"],
+            manifest,
+            data.get("embed_prefix_chars", EMBED_PREFIX_CHARS),
+        )
 
 
 def _fit_temperature(logits: FloatArray, y: npt.NDArray[np.int64]) -> float:
