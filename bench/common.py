@@ -10,10 +10,6 @@ runs with its working directory in ``bench/.work`` (so a developer's ``.env`` is
 setting a benchmark depends on is passed explicitly. Servers never bind anything but 127.0.0.1.
 """
 
-# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
-# (or a scale worker) loads only what it measures, after the environment is isolated.
-# ruff: noqa: PLC0415
-
 from __future__ import annotations
 
 import argparse
@@ -68,6 +64,7 @@ def base_settings(data_dir: Path = DATA, **overrides: Any) -> dict[str, Any]:
         "log_level": "WARNING",
         "rate_limit_per_minute": 0,  # a benchmark is one key sending far more than 600/min
         "llm_base_url": "",
+        "judge_base_url": "",  # evals: every metric but the LLM judge
         "chroma_url": "",
         "database_url": "",
         "embeddings": "bundled",
@@ -205,9 +202,7 @@ class Server:
         with httpx.Client(timeout=2.0) as client:
             while True:
                 if self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"server {self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
-                    )
+                    raise RuntimeError(f"server {self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
                 try:
                     response = client.get(f"{self.url}/ready")
                     if response.status_code == 200:
@@ -216,9 +211,7 @@ class Server:
                     pass
                 if time.perf_counter() - started > timeout:
                     self.stop()
-                    raise RuntimeError(
-                        f"server {self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}"
-                    )
+                    raise RuntimeError(f"server {self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
                 time.sleep(0.02)
         self.ready_seconds = time.perf_counter() - started
         return self.ready_seconds
@@ -363,9 +356,7 @@ class Report:
     calibration_start_ms: float = field(default_factory=cpu_calibration_ms)
     load_start: list[float] = field(default_factory=lambda: [round(x, 2) for x in os.getloadavg()])
 
-    def target(  # noqa: PLR0917 (called like a table row: name, value, op, goal, unit, note)
-        self, name: str, value: float | None, op: str, target: float, unit: str, note: str = ""
-    ) -> Target:
+    def target(self, name: str, value: float | None, op: str, target: float, unit: str, note: str = "") -> Target:
         item = Target(name, None if value is None else round(float(value), 3), op, target, unit, note)
         self.targets.append(item)
         return item

@@ -10,10 +10,6 @@
    token usage is compared with REPLYDESK_PROMPT_TOKEN_BUDGET.
 """
 
-# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
-# (or a scale worker) loads only what it measures, after the environment is isolated.
-# ruff: noqa: PLC0415
-
 from __future__ import annotations
 
 import asyncio
@@ -72,9 +68,7 @@ def template_run(server: Server, key: str, n: int, warmup: int) -> dict[str, Any
             health.append(ms_since(started))
         for i, ticket in enumerate(items):
             started = time.perf_counter()
-            response = client.post(
-                f"{server.url}/v1/drafts", json=body_of(ticket, "template"), headers=auth(key)
-            )
+            response = client.post(f"{server.url}/v1/drafts", json=body_of(ticket, "template"), headers=auth(key))
             elapsed = ms_since(started)
             if response.status_code != 201:
                 raise RuntimeError(f"draft failed: {response.status_code} {response.text[:300]}")
@@ -235,9 +229,7 @@ async def prompt_build_probe(n: int, base_url: str, db_url: str) -> dict[str, An
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, help="Measured template drafts (default 300; quick 60).")
-    p.add_argument(
-        "--stream-requests", type=int, help="Measured streamed LLM drafts (default 200; quick 40)."
-    )
+    p.add_argument("--stream-requests", type=int, help="Measured streamed LLM drafts (default 200; quick 40).")
     args = p.parse_args()
     n = args.requests or (60 if args.quick else 300)
     n_stream = args.stream_requests or (40 if args.quick else 200)
@@ -248,9 +240,7 @@ def main() -> None:
     heading("prepare (replydesk setup)")
     setup_s = common.prepare()
 
-    heading(
-        f"template drafts: POST /v1/drafts, {n} sequential requests (tickets with orders, {warmup} warm-up)"
-    )
+    heading(f"template drafts: POST /v1/drafts, {n} sequential requests (tickets with orders, {warmup} warm-up)")
     db_url, key = common.fresh_database("drafts-template")
     with Server("drafts-template", common.base_settings(database_url=db_url)) as server:
         tpl = template_run(server, key, n, warmup)
@@ -314,9 +304,7 @@ def main() -> None:
         print(f"  fallback x{count}: {reason}")
     for error in llm["errors"][:5]:
         print(f"  error: {error}")
-    print(
-        f"repaired after the checks: {llm['repaired']}; drafts without any passage: {llm['without_passages']}"
-    )
+    print(f"repaired after the checks: {llm['repaired']}; drafts without any passage: {llm['without_passages']}")
     if "checks_ms" not in llm["stages"]:
         print("note: an LLM draft records no checks_ms: the guardrail checks run inside the llm_ms window")
 
@@ -340,9 +328,7 @@ def main() -> None:
     )
 
     heading("targets")
-    report.target(
-        "template draft p50 (HTTP)", t["p50"], "<=", 60, "ms", f"drafter p50 {server_total['p50']} ms"
-    )
+    report.target("template draft p50 (HTTP)", t["p50"], "<=", 60, "ms", f"drafter p50 {server_total['p50']} ms")
     report.target(
         "LLM stream: our overhead to first token p50",
         ttft["p50"],

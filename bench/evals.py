@@ -10,10 +10,6 @@
    concurrency 16, extrapolated to 1,000 tickets: minutes, not a quarter hour (<= 15 min).
 """
 
-# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
-# (or a scale worker) loads only what it measures, after the environment is isolated.
-# ruff: noqa: PLC0415
-
 from __future__ import annotations
 
 import asyncio
@@ -44,17 +40,13 @@ def build_dataset(n: int) -> Path:
     return path
 
 
-async def run_eval(
-    settings: Any, dataset: Path, out: Path, generator: str | None, concurrency: int
-) -> dict[str, Any]:
+async def run_eval(settings: Any, dataset: Path, out: Path, generator: str | None, concurrency: int) -> dict[str, Any]:
     from evals.runner import RunConfig, Runner
 
     started = time.perf_counter()
     async with Runner(settings) as runner:
         loaded = time.perf_counter()
-        result = await runner.run(
-            RunConfig(dataset=dataset, out=out, generator=generator, concurrency=concurrency)
-        )
+        result = await runner.run(RunConfig(dataset=dataset, out=out, generator=generator, concurrency=concurrency))
         finished = time.perf_counter()
     report = result.report
     drafts = report.get("drafts") or {}
@@ -102,9 +94,7 @@ def main() -> None:
 
     heading(f"template drafts: {n} tickets, all metrics but the judge")
     dataset = build_dataset(n)
-    template = asyncio.run(
-        run_eval(settings, dataset, runs / "template", "template", settings.llm_concurrency)
-    )
+    template = asyncio.run(run_eval(settings, dataset, runs / "template", "template", settings.llm_concurrency))
     heading(f"the same {n} tickets without drafts (triage + retrieval only)")
     bare = asyncio.run(run_eval(settings, dataset, runs / "no-drafts", None, settings.llm_concurrency))
     print_table(
@@ -135,10 +125,7 @@ def main() -> None:
         f"{template['drafts']['fallbacks']}"
     )
 
-    heading(
-        f"LLM drafts: {n_llm} tickets, fake LLM answering after {LLM_LATENCY_S:g} s, concurrency "
-        f"{LLM_CONCURRENCY}"
-    )
+    heading(f"LLM drafts: {n_llm} tickets, fake LLM answering after {LLM_LATENCY_S:g} s, concurrency {LLM_CONCURRENCY}")
     llm_dataset = build_dataset(n_llm)
     with FakeLLM(latency=LLM_LATENCY_S) as fake:
         llm_settings = common.make_settings(
@@ -204,8 +191,7 @@ def main() -> None:
                 "extrapolated_minutes_per_1000": round(per_1000_min, 2),
             },
             "notes": [
-                "in-process evals.runner, as `replydesk eval run` calls it (no interpreter start); no "
-                "judge configured",
+                "in-process evals.runner, as `replydesk eval run` calls it (no interpreter start); no judge configured",
                 f"the target scales with --tickets: 60 s per 1,000 (here {n})",
             ],
         }

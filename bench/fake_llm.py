@@ -13,10 +13,6 @@ The sentences carry no numbers, dates or promises, so the service's guardrails a
 benchmark measures the service's own overhead, not repairs and fallbacks.
 """
 
-# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
-# (or a scale worker) loads only what it measures, after the environment is isolated.
-# ruff: noqa: PLC0415
-
 from __future__ import annotations
 
 import argparse
@@ -165,9 +161,7 @@ def requested_language(messages: list[dict[str, Any]]) -> str:
 
 def reply_json(language: str) -> str:
     lines = REPLIES[language]
-    sentences = [
-        {"text": t, "passage_ids": ["P1"] if 0 < i < len(lines) - 2 else []} for i, t in enumerate(lines)
-    ]
+    sentences = [{"text": t, "passage_ids": ["P1"] if 0 < i < len(lines) - 2 else []} for i, t in enumerate(lines)]
     return json.dumps({"language": language, "sentences": sentences}, ensure_ascii=False)
 
 

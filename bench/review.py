@@ -14,10 +14,6 @@
 Afterwards the audit trail in the database is checked against the client's successful actions.
 """
 
-# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
-# (or a scale worker) loads only what it measures, after the environment is isolated.
-# ruff: noqa: PLC0415
-
 from __future__ import annotations
 
 import asyncio
@@ -76,13 +72,9 @@ async def sequential(server: Server, key: str, n: int) -> dict[str, Any]:
         for i, draft in enumerate(drafts):
             action = "approve" if i % 2 == 0 else "edit"
             headers = {**auth(key), "If-Match": f'"{draft["version"]}"', "X-Agent-Id": "bench-seq"}
-            body = (
-                {} if action == "approve" else {"body": draft["body"] + "\n\nP.S. We will keep you updated."}
-            )
+            body = {} if action == "approve" else {"body": draft["body"] + "\n\nP.S. We will keep you updated."}
             started = time.perf_counter()
-            response = await client.post(
-                f"{server.url}/v1/drafts/{draft['id']}/{action}", json=body, headers=headers
-            )
+            response = await client.post(f"{server.url}/v1/drafts/{draft['id']}/{action}", json=body, headers=headers)
             elapsed = ms_since(started)
             if response.status_code != 200:
                 raise RuntimeError(f"{action} failed: {response.status_code} {response.text[:300]}")
@@ -129,16 +121,12 @@ async def agent(
     async def call(op: str, method: str, url: str, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            response = await client.request(
-                method, url, headers={**headers, **kwargs.pop("headers", {})}, **kwargs
-            )
+            response = await client.request(method, url, headers={**headers, **kwargs.pop("headers", {})}, **kwargs)
         except httpx.TransportError as exc:
             tally.transport_errors += 1
             tally.errors.append(f"{op}: {type(exc).__name__}: {exc}"[:200])
             return None
-        tally.record(
-            op, response.status_code, ms_since(started), response.text if response.status_code >= 400 else ""
-        )
+        tally.record(op, response.status_code, ms_since(started), response.text if response.status_code >= 400 else "")
         return response
 
     while time.perf_counter() < deadline:
@@ -162,9 +150,7 @@ async def agent(
             if think:
                 await asyncio.sleep(rng.uniform(0, 2 * think))
             if rng.random() < 0.5:
-                await call(
-                    "approve", "POST", f"{base}/v1/drafts/{draft_id}/approve", json={}, headers=if_match
-                )
+                await call("approve", "POST", f"{base}/v1/drafts/{draft_id}/approve", json={}, headers=if_match)
             else:
                 edited = draft["body"] + f"\n\n(checked by agent {number})"
                 await call(
@@ -230,15 +216,11 @@ async def load(
 
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them: with equal
     # timeouts a request can be sent on a connection the server is closing (a ReadError).
-    limits = httpx.Limits(
-        max_connections=agents + 50, max_keepalive_connections=agents + 50, keepalive_expiry=2.0
-    )
+    limits = httpx.Limits(max_connections=agents + 50, max_keepalive_connections=agents + 50, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=httpx.Timeout(120.0), limits=limits) as client:
         started = time.perf_counter()
         drafts = await create_drafts(client, server, key, pool_size, "load")
-        print(
-            f"  created {pool_size} tickets with a suggested draft in {time.perf_counter() - started:.1f} s"
-        )
+        print(f"  created {pool_size} tickets with a suggested draft in {time.perf_counter() - started:.1f} s")
         pool = sorted({d["ticket_id"] for d in drafts})
         # Baseline in the same run: the same number of agents only reading tickets.
         reads = Tally()
@@ -322,9 +304,7 @@ async def load(
     }
 
 
-def audit_check(
-    db_path: str, ok_actions: dict[str, int], sequential_actions: dict[str, int]
-) -> dict[str, Any]:
+def audit_check(db_path: str, ok_actions: dict[str, int], sequential_actions: dict[str, int]) -> dict[str, Any]:
     """Each successful action has exactly one audit event; no draft was approved twice."""
     with sqlite3.connect(db_path) as db:
         events = dict(db.execute("SELECT action, COUNT(*) FROM audit_events GROUP BY action").fetchall())
@@ -339,9 +319,7 @@ def audit_check(
         ).fetchone()[0]
     expected = {k: ok_actions.get(k, 0) + sequential_actions.get(k, 0) for k in ("approve", "edit", "sent")}
     mismatches = {
-        k: {"client_ok": v, "audit_events": events.get(k, 0)}
-        for k, v in expected.items()
-        if events.get(k, 0) != v
+        k: {"client_ok": v, "audit_events": events.get(k, 0)} for k, v in expected.items() if events.get(k, 0) != v
     }
     return {
         "audit_events": events,
@@ -353,15 +331,11 @@ def audit_check(
 
 def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--requests", type=int, help="Drafts to approve/edit sequentially (default 300; quick 60)."
-    )
+    p.add_argument("--requests", type=int, help="Drafts to approve/edit sequentially (default 300; quick 60).")
     p.add_argument("--agents", type=int, default=200)
     p.add_argument("--seconds", type=float, help="Load duration (default 60; quick 15).")
     p.add_argument("--pool", type=int, help="Tickets with drafts the agents share (default 300; quick 60).")
-    p.add_argument(
-        "--think-ms", type=float, default=0.0, help="Mean think time before each action (0: stress)."
-    )
+    p.add_argument("--think-ms", type=float, default=0.0, help="Mean think time before each action (0: stress).")
     args = p.parse_args()
     n = args.requests or (60 if args.quick else 300)
     seconds = args.seconds or (15 if args.quick else 60)
@@ -462,9 +436,7 @@ def main() -> None:
         "",
         f"{result['conflicts_409']} expected 409s",
     )
-    integrity = (
-        audit["drafts_reviewed_twice"] + audit["drafts_version_without_audit"] + len(audit["mismatches"])
-    )
+    integrity = audit["drafts_reviewed_twice"] + audit["drafts_version_without_audit"] + len(audit["mismatches"])
     report.target("audit-trail inconsistencies", integrity, "<=", 0, "")
     report.print_targets()
     report.details.update(

@@ -23,16 +23,21 @@ ORDER = ["triage", "search", "drafts", "review", "evals"]
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--quick", action="store_true", help="Shrink every benchmark: a smoke run, not a measurement."
-    )
+    p.add_argument("--quick", action="store_true", help="Shrink every benchmark: a smoke run, not a measurement.")
     p.add_argument("--only", help=f"Comma-separated subset of {','.join(ORDER)}.")
+    p.add_argument("--summary-only", action="store_true", help="Run nothing; summarise the results already written.")
     args = p.parse_args()
     chosen = [b for b in ORDER if not args.only or b in args.only.split(",")]
     common.print_machine()
     started = time.perf_counter()
     outcomes: dict[str, dict[str, object]] = {}
     for name in chosen:
+        if args.summary_only:
+            result_file = RESULTS / f"{name}.json"
+            if result_file.exists():
+                results = json.loads(result_file.read_text())
+                outcomes[name] = {"exit_code": 0, "seconds": results.get("seconds"), "results": results}
+            continue
         heading(f"bench/{name}.py{' --quick' if args.quick else ''}")
         t0 = time.perf_counter()
         result_file = RESULTS / f"{name}.json"
@@ -45,7 +50,10 @@ def main() -> int:
         if code == 0 and result_file.exists():
             outcomes[name]["results"] = json.loads(result_file.read_text())
 
-    heading(f"summary ({'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s)")
+    if args.summary_only:
+        heading("summary of the results in bench/results/")
+    else:
+        heading(f"summary ({'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s)")
     rows = []
     for name, outcome in outcomes.items():
         results = outcome.get("results")
@@ -69,10 +77,7 @@ def main() -> int:
         f"{sum(1 for o in outcomes.values() if o['exit_code'])} crashed"
     )
     if args.quick:
-        print(
-            "(quick run: sizes are shrunk; use the numbers to check the benchmarks work, not to judge the "
-            "targets)"
-        )
+        print("(quick run: sizes are shrunk; use the numbers to check the benchmarks work, not to judge the targets)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary = {
         "quick": args.quick,

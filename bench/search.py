@@ -14,10 +14,6 @@
    child process so its memory numbers are its own.
 """
 
-# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
-# (or a scale worker) loads only what it measures, after the environment is isolated.
-# ruff: noqa: PLC0415
-
 from __future__ import annotations
 
 import asyncio
@@ -139,18 +135,14 @@ async def interleaved_search(
             for _ in range(2):  # warm-up: every query twice, both ways
                 for q in queries:
                     (
-                        await client.post(
-                            f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key)
-                        )
+                        await client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key))
                     ).raise_for_status()
                     await local.one(q)
             done = 0
             while done < n:
                 for q in queries[: n - done]:
                     started = time.perf_counter()
-                    response = await client.post(
-                        f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key)
-                    )
+                    response = await client.post(f"{server.url}/v1/kb/search", json=search_body(q), headers=auth(key))
                     elapsed = ms_since(started)
                     response.raise_for_status()
                     samples.append(elapsed)
@@ -471,9 +463,7 @@ async def scale_worker(n: int, pool: int, rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         for q in queries:
             t0 = time.perf_counter()
-            result = await kb.search(
-                q["query"], k=5, language=q["language"], filters=Filters(seller=q.get("seller"))
-            )
+            result = await kb.search(q["query"], k=5, language=q["language"], filters=Filters(seller=q.get("seller")))
             samples.append(ms_since(t0))
             for stage, value in result.timings_ms.items():
                 stages[stage].append(value)
@@ -564,9 +554,7 @@ def main() -> None:
         "server-side KnowledgeBase.search stages (mean ms): "
         + ", ".join(f"{k} {v}" for k, v in http["server_kb_stages_mean_ms"].items())
     )
-    print(
-        "HTTP p50 by language (ms): " + ", ".join(f"{k} {v}" for k, v in http["per_language_p50_ms"].items())
-    )
+    print("HTTP p50 by language (ms): " + ", ".join(f"{k} {v}" for k, v in http["per_language_p50_ms"].items()))
 
     heading("re-ingest of the unchanged KB")
     rounds_ingest = 2 if args.quick else 3
@@ -603,8 +591,7 @@ def main() -> None:
         embedding = embed_pool(pool)
         scale["embedding"] = embedding
         print(
-            f"  {embedding['chunks_per_second']} chunks/s ({embedding['mean_chars']} characters per chunk "
-            "on average)"
+            f"  {embedding['chunks_per_second']} chunks/s ({embedding['mean_chars']} characters per chunk on average)"
         )
         scale["sizes"] = {}
         for size in sizes:
@@ -667,9 +654,7 @@ def main() -> None:
             )
 
     heading("targets")
-    report.target(
-        "KB search p50 (HTTP)", c["p50"], "<=", 15, "ms", f"in-process p50 {local['total_ms']['p50']} ms"
-    )
+    report.target("KB search p50 (HTTP)", c["p50"], "<=", 15, "ms", f"in-process p50 {local['total_ms']['p50']} ms")
     report.target("KB search p95 (HTTP)", c["p95"], "<=", 40, "ms")
     report.target(
         "re-ingest unchanged KB, in-process ingest()",

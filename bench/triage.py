@@ -9,10 +9,6 @@ keep-alive connection, after a warm-up); a batch of 256 >= 300 messages/s; spawn
 two are measured interleaved, call by call, so machine noise hits both alike.
 """
 
-# Imports of the app and of heavy libraries are made where they are used, on purpose: a script
-# (or a scale worker) loads only what it measures, after the environment is isolated.
-# ruff: noqa: PLC0415
-
 from __future__ import annotations
 
 import statistics
@@ -93,9 +89,7 @@ class Local:
         return time.perf_counter() - started
 
 
-def single(
-    client: Any, server: Server, key: str, local: Local, *, warmup: int, n: int
-) -> dict[str, list[float]]:
+def single(client: Any, server: Server, key: str, local: Local, *, warmup: int, n: int) -> dict[str, list[float]]:
     """HTTP and in-process calls interleaved, so both see the same machine noise."""
     for _ in range(warmup):
         client.post(f"{server.url}/v1/triage", json=PAYLOAD, headers=auth(key)).raise_for_status()
@@ -186,10 +180,7 @@ def main() -> None:
         heading("loading the triage model in this process too (the in-process floor)")
         local = Local()
         with httpx.Client(timeout=30.0) as client:
-            heading(
-                f"single message ({len(MESSAGE)} characters): {n} rounds of HTTP request, in-process call, "
-                "/health"
-            )
+            heading(f"single message ({len(MESSAGE)} characters): {n} rounds of HTTP request, in-process call, /health")
             runs = single(client, server, key, local, warmup=30, n=n)
             heading(f"batch of {BATCH}: {rounds} rounds of HTTP and in-process")
             rounds_out = batches(client, server, key, local, rounds)
@@ -254,12 +245,8 @@ def main() -> None:
         "msg/s",
         f"in-process {statistics.median(local_rates):.0f}/s",
     )
-    report.target(
-        "start to ready (worst)", max(ready), "<=", 10, "s", f"median {statistics.median(ready):.2f} s"
-    )
-    report.target(
-        "server VmRSS after runs", memory["VmRSS"], "<=", 1024, "MiB", f"peak VmHWM {memory['VmHWM']} MiB"
-    )
+    report.target("start to ready (worst)", max(ready), "<=", 10, "s", f"median {statistics.median(ready):.2f} s")
+    report.target("server VmRSS after runs", memory["VmRSS"], "<=", 1024, "MiB", f"peak VmHWM {memory['VmHWM']} MiB")
     report.print_targets()
     report.details.update(
         {

@@ -6,7 +6,8 @@ import asyncio
 import time
 from typing import Any
 
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,15 +34,15 @@ class TriageController(Controller):
 
     @post("/", status_code=200, summary="Triage one message.")
     async def triage_one(
-        self,
-        data: JSONBody[TicketIn],
-        services: NamedDependency[Services],
-        db_session: NamedDependency[AsyncSession],
-        request: Request[Any, Any, Any],
-    ) -> TriageResult:
+        self, data: JSONBody[TicketIn], services: NamedDependency[Services], request: Request[Any, Any, Any]
+    ) -> Response[TriageResult]:
         result = services.require_triager().triage(data)
-        await records.save(db_session, [(data, result)], _key_id(request))
-        return result
+        records.assign_ids([result])
+        # The record is written right after the answer is sent: a helpdesk waiting on triage
+        # should not wait for the database too (a failed write is logged, never silent).
+        return Response(
+            result, background=BackgroundTask(records.save_later, services, [(data, result)], _key_id(request))
+        )
 
     @post("/batch", status_code=200, summary="Triage up to 256 messages in one call.")
     async def triage_batch(

@@ -72,6 +72,7 @@ class TriageModel:
     embed_weight: float
     manifest: dict[str, Any] = field(default_factory=dict)
     embed_prefix_chars: int = EMBED_PREFIX_CHARS
+    _weights: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
@@ -94,12 +95,21 @@ class TriageModel:
         width = vectors.shape[1]
         out: dict[str, FloatArray] = {}
         for name, head in self.heads.items():
-            coef = head.classifier.coef_
-            logits = vectors @ coef[:, :width].T + np.asarray(grams @ coef[:, width:].T) + head.classifier.intercept_
+            dense_w, gram_w = self._split_weights(name, head, width)
+            logits = vectors @ dense_w + np.asarray(grams @ gram_w) + head.classifier.intercept_
             if logits.shape[1] == 1:
                 logits = logits[:, 0]
             out[name] = head.softmax(logits)
         return out
+
+    def _split_weights(self, name: str, head: Head, width: int) -> tuple[FloatArray, FloatArray]:
+        """Each head's weights split into the embedding and n-gram blocks, transposed once."""
+        cached = self._weights.get(name)
+        if cached is None:
+            coef = head.classifier.coef_
+            cached = (np.ascontiguousarray(coef[:, :width].T), np.ascontiguousarray(coef[:, width:].T))
+            self._weights[name] = cached
+        return cached
 
     # ---- persistence ----
     def save(self, directory: Path) -> None:

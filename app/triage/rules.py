@@ -167,11 +167,20 @@ def _snippet(text: str, start: int, end: int, pad: int = 30) -> str:
     return ("…" if left else "") + text[left:right].replace("\n", " ").strip() + ("…" if right < len(text) else "")
 
 
+# The same lexicons for text lower-cased up front: matching without IGNORECASE is about twice
+# as fast, and triage runs these on every message.
+_LOWER_LEXICONS: dict[EscalationFlag, _Pattern] = {flag: re.compile(p.pattern.lower()) for flag, p in LEXICONS.items()}
+
+
 def find_escalations(text: str) -> list[RuleHit]:
     """Lexicon hits in ``text``, one per flag (the first un-negated match)."""
     hits: list[RuleHit] = []
+    lowered = text.lower()
+    # Lower-casing can change the length of a few characters (İ); then match case-insensitively.
+    fast = len(lowered) == len(text)
     for flag, pattern in LEXICONS.items():
-        for match in pattern.finditer(text):
+        matches = _LOWER_LEXICONS[flag].finditer(lowered) if fast else pattern.finditer(text)
+        for match in matches:
             if flag in _NEGATABLE and _negated(
                 text[max(0, match.start() - 60) : match.start()], text[match.end() : match.end() + 30]
             ):

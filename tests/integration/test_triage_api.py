@@ -163,3 +163,17 @@ async def test_health_ready_and_schema(api: Api) -> None:
     schema = await api.client.get("/schema/openapi.json")
     assert schema.status_code == 200
     assert "/v1/triage" in schema.json()["paths"]
+
+
+async def test_a_failed_record_write_is_logged_without_buyer_data(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    import sqlite3
+
+    path = api.settings.resolved_database_url.split(":///", 1)[1]
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE triage_records RENAME TO triage_records_gone")
+    with caplog.at_level("ERROR", logger="replydesk.triage"):
+        response = await api.post("/v1/triage", {"message": "Where is my parcel? Mail me at anna@example.com"})
+    assert response.status_code == 200  # the helpdesk still gets its triage
+    record_id = response.json()["id"]
+    assert any(record_id in r.getMessage() for r in caplog.records)
+    assert all("anna@example.com" not in r.getMessage() for r in caplog.records)

@@ -75,3 +75,15 @@ def test_no_false_alarm(text: str) -> None:
 def test_negation_only_applies_close_to_the_hit() -> None:
     flags = {h.flag.value for h in find_escalations("It has not arrived and I will call my lawyer tomorrow.")}
     assert "legal_threat" in flags
+
+
+def test_case_does_not_matter_and_patterns_survive_lowercasing() -> None:
+    import re
+
+    from app.triage.rules import LEXICONS
+
+    # Lower-casing a pattern must not change an escape's meaning (\S would become \s).
+    assert all(not re.search(r"\\[A-Z]", p.pattern) for p in LEXICONS.values())
+    assert "legal_threat" in {h.flag.value for h in find_escalations("I WILL CALL MY LAWYER AND THE CNIL")}
+    # A character whose lower case is longer (İ) takes the case-insensitive path and still matches.
+    assert "legal_threat" in {h.flag.value for h in find_escalations("İstanbul'dan yazıyorum, avukatıma gideceğim")}
