@@ -104,8 +104,13 @@ def slug(text: str) -> str:
     return text[:80] or "section"
 
 
+# Bump when the splitting changes, so an unchanged source tree is still re-chunked once.
+CHUNKER_VERSION = 1
+
+
 class Chunker:
     def __init__(self, chunk_tokens: int, overlap_tokens: int) -> None:
+        self.signature = f"chunker-{CHUNKER_VERSION}:{chunk_tokens}:{overlap_tokens}"
         self._headers = MarkdownHeaderTextSplitter(headers_to_split_on=_HEADERS, strip_headers=True)
         self._tokens = RecursiveCharacterTextSplitter.from_tiktoken_encoder(
             encoding_name="cl100k_base", chunk_size=chunk_tokens, chunk_overlap=overlap_tokens

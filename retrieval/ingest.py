@@ -91,17 +91,40 @@ async def ingest(
 ) -> IngestSummary:
     started = time.perf_counter()
     documents, problems = read_sources(source)
-    chunks = [chunk for document in documents for chunk in chunker.split(document)]
-    if not chunks:
+    if not documents:
         raise ValueError(f"no usable documents under {source} ({len(problems)} files skipped)")
-    digest = manifest_hash(chunks, embedder.name)
     pointer = await store.pointer()
     builds = await store.list_builds()
     previous = pointer.get("collection") if pointer else None
     if previous not in builds:
         previous = None
+    # Cheapest check first: the same documents, chunked the same way, for the same model.
+    sources = hashlib.sha256(f"{embedder.name}|{chunker.signature}".encode())
+    for document in sorted(documents, key=lambda d: d.key):
+        sources.update(f"\n{document.key}\t{document.content_hash}".encode())
+    source_digest = sources.hexdigest()
+    if pointer and previous and not force and pointer.get("source_hash") == source_digest:
+        n_chunks = int(pointer.get("chunks", 0))
+        return IngestSummary(
+            len(documents),
+            n_chunks,
+            0,
+            0,
+            0,
+            n_chunks,
+            0,
+            round(time.perf_counter() - started, 3),
+            previous,
+            False,
+            problems,
+        )
 
+    chunks = [chunk for document in documents for chunk in chunker.split(document)]
+    if not chunks:
+        raise ValueError(f"no usable documents under {source} ({len(problems)} files skipped)")
+    digest = manifest_hash(chunks, embedder.name)
     if pointer and previous and not force and pointer.get("manifest_hash") == digest:
+        await store.set_pointer({**pointer, "source_hash": source_digest})
         return IngestSummary(
             len(documents),
             len(chunks),
@@ -164,6 +187,7 @@ async def ingest(
             "embedder": embedder.name,
             "dimensions": int(matrix.shape[1]),
             "manifest_hash": digest,
+            "source_hash": source_digest,
             "documents": len(documents),
             "chunks": len(chunks),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -362,7 +362,8 @@ class KnowledgeBase:
             lexical_part = (hit.lexical or 0.0) / top_lexical if top_lexical else 0.0
             weight = 1.0 if dense else 0.0
             hit.score = weight * dense_part + (LEXICAL_WEIGHT if dense else 1.0) * lexical_part
-            if intent_prior:
+            # The style guide lists every intent but answers none of them: no prior for it.
+            if intent_prior and hit.chunk.policy_type != "style_guide":
                 hit.score += INTENT_WEIGHT * sum(p for i, p in intent_prior.items() if i in hit.chunk.intents)
 
         # Show each document in the buyer's language when it exists, else in English.

@@ -143,11 +143,13 @@ class DraftsController(Controller):
 
         async def on_token(text: str) -> None:
             await queue.put(ServerSentEventMessage(data=msgspec.json.encode({"text": text}).decode(), event="token"))
+            await asyncio.sleep(0)  # let the response loop send it now, not in one burst at the end
 
         async def on_stage(name: str, info: dict[str, object]) -> None:
             await queue.put(
                 ServerSentEventMessage(data=msgspec.json.encode({"stage": name, **info}).decode(), event="stage")
             )
+            await asyncio.sleep(0)
 
         async def work() -> None:
             try:

@@ -320,7 +320,21 @@ _INJECTION_CUES = re.compile(
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 _TOKEN = re.compile(r"[^\W_]+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
-_FOREIGN_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0400-\u04ff\u0600-\u06ff]")
+# Scripts other than Latin, and the languages that are written in them.
+_SCRIPT_RANGES = {
+    "cjk": "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af",
+    "cyrillic": "\u0400-\u04ff",
+    "arabic": "\u0600-\u06ff",
+}
+_OWN_SCRIPT = {"ru": "cyrillic", "uk": "cyrillic", "bg": "cyrillic", "sr": "cyrillic", "ar": "arabic", "fa": "arabic"}
+
+
+def _foreign_script(language: str) -> re.Pattern[str]:
+    """Letters of every non-Latin script except the language's own."""
+    own = _OWN_SCRIPT.get(language)
+    return re.compile("[" + "".join(r for name, r in _SCRIPT_RANGES.items() if name != own) + "]")
+
+
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _CJK_LANGUAGES = {"ja", "zh", "ko"}
 
@@ -649,8 +663,13 @@ class Guardrails:
             text = sources.without_names(sentence.text)
             if expected in _CJK_LANGUAGES:
                 wrong = not _CJK_RUN.search(text) and len(_LATIN_LETTER.findall(text)) >= 15
+            elif expected in _OWN_SCRIPT:
+                own = "[" + _SCRIPT_RANGES[_OWN_SCRIPT[expected]] + "]"
+                wrong = len(_foreign_script(expected).findall(text)) >= 2 or (
+                    not re.search(own, text) and len(_LATIN_LETTER.findall(text)) >= 15
+                )
             else:
-                wrong = len(_FOREIGN_SCRIPT.findall(text)) >= 2
+                wrong = len(_foreign_script(expected).findall(text)) >= 2
             if wrong:
                 findings.append(
                     Finding(

@@ -18,7 +18,7 @@ import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from app.drafts.context import DraftContext, Generation, Sentence
+from app.drafts.context import DraftContext, Generation, PassageRef, Sentence
 from app.drafts.guardrails import Finding
 from app.lib import tokens
 from app.lib.pii import Redaction, redact
@@ -294,36 +294,50 @@ class LLMGenerator:
         description = INTENT_DESCRIPTIONS.get(Intent(intent), "") if intent in Intent._value2member_map_ else ""
         passages = list(ctx.passages)
         notes: list[str] = []
-        while True:
-            messages = self.prompt.messages(
-                language=ctx.language,
-                language_name=LANGUAGE_NAMES.get(ctx.language, ctx.language),
-                style=STYLE.get(ctx.language, ""),
-                style_guide=ctx.style_guide,
-                customer_name=name_token,
-                instructions="; ".join(ctx.instructions.raw),
-                intent=intent,
-                intent_description=description,
-                channel=ctx.ticket.channel.value,
-                order_summary=redact(_order_summary(ctx)).text,
-                escalation=mask_name(redact(flags).text, name, names),
-                today=ctx.facts.today.isoformat(),
-                facts=_fact_lines(ctx),
-                passages=passages,
-                subject=subject,
-                message=redaction.text,
-                history=history,
-            )
-            count = sum(tokens.count(str(m.get("content", ""))) + 4 for m in messages)
-            if count <= self.settings.prompt_token_budget or len(passages) <= 1:
-                if count > self.settings.prompt_token_budget:
-                    notes.append(
-                        f"prompt has {count} tokens, over the {self.settings.prompt_token_budget} budget even with one passage"
-                    )
-                return messages, redaction, count, notes
-            dropped = min(passages, key=lambda p: p.score)
-            passages.remove(dropped)
-            notes.append(f"passage {dropped.ref} dropped to fit the {self.settings.prompt_token_budget}-token budget")
+        values: dict[str, Any] = {
+            "language": ctx.language,
+            "language_name": LANGUAGE_NAMES.get(ctx.language, ctx.language),
+            "style": STYLE.get(ctx.language, ""),
+            "style_guide": ctx.style_guide,
+            "customer_name": name_token,
+            "instructions": "; ".join(ctx.instructions.raw),
+            "intent": intent,
+            "intent_description": description,
+            "channel": ctx.ticket.channel.value,
+            "order_summary": redact(_order_summary(ctx)).text,
+            "escalation": mask_name(redact(flags).text, name, names),
+            "today": ctx.facts.today.isoformat(),
+            "facts": _fact_lines(ctx),
+            "subject": subject,
+            "message": redaction.text,
+            "history": history,
+        }
+
+        def render(chosen: list[PassageRef]) -> tuple[list[dict[str, Any]], int]:
+            messages = self.prompt.messages(**values, passages=chosen)
+            return messages, sum(tokens.count(str(m.get("content", ""))) + 4 for m in messages)
+
+        budget = self.settings.prompt_token_budget
+        messages, count = render(passages)
+        if count > budget and len(passages) > 1:
+            # Drop the least relevant passages by their own token cost, then render once more
+            # (rendering and counting the whole prompt per dropped passage is what this avoids).
+            cost = {p.ref: tokens.count(f"{p.ref} {p.title} {p.heading} {p.text}") + 8 for p in passages}
+            for dropped in sorted(passages, key=lambda p: p.score):
+                if count <= budget or len(passages) <= 1:
+                    break
+                passages.remove(dropped)
+                count -= cost[dropped.ref]
+                notes.append(f"passage {dropped.ref} dropped to fit the {budget}-token budget")
+            messages, count = render(passages)
+            while count > budget and len(passages) > 1:  # the estimate was short: drop one more
+                dropped = min(passages, key=lambda p: p.score)
+                passages.remove(dropped)
+                notes.append(f"passage {dropped.ref} dropped to fit the {budget}-token budget")
+                messages, count = render(passages)
+        if count > budget:
+            notes.append(f"prompt has {count} tokens, over the {budget} budget even with one passage")
+        return messages, redaction, count, notes
 
     # ---- calls ----
     async def _complete(self, messages: list[dict[str, Any]], *, on_token: OnToken | None = None) -> tuple[str, int]:

@@ -126,7 +126,8 @@ class Drafter:
         if missing:
             extra += await self.kb.best_in_documents(query, missing, language)
         latency["retrieval_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        passages = self._passages(result.hits[: self.settings.draft_passages], extra)
+        policy_hits = [h for h in result.hits if h.chunk.policy_type != "style_guide"]
+        passages = self._passages(policy_hits[: self.settings.draft_passages], extra)
         return DraftContext(
             ticket=req,
             triage=triage,

@@ -426,3 +426,65 @@ async def test_translation_request_masks_the_customer_name(llm_api: Api, fake: F
     draft = await create(llm_api, PARCEL_PL, translate_for_agent=True)
     assert draft["translation"]["body"].startswith("Hello Piotr Nowak,")
     assert "Nowak" not in fake.calls("translate")[0].text
+
+
+# ---------------------------------------------------------------- languages in their own script
+KETTLE_RU: dict[str, Any] = {
+    "message": "Здравствуйте, мой чайник пришёл с треснувшей крышкой и протекает. Хочу замену или возврат денег.",
+    "customer": {"name": "Ольга Смирнова", "locale": "ru-RU"},
+    "order": {
+        "id": "TW-4821-7731",
+        "status": "delivered",
+        "delivered_at": "2026-11-18",
+        "seller": {"id": "nordic-home", "name": "Nordic Home"},
+        "amount": 49.9,
+        "payment_method": "card",
+    },
+    "received_at": "2026-11-20T10:00:00Z",
+}
+
+
+def _russian(seen: Any) -> dict[str, Any]:
+    return {
+        "language": "ru",
+        "sentences": [
+            {"text": "Здравствуйте, [NAME_1],", "passage_ids": []},
+            {"text": "Нам очень жаль, что чайник пришёл повреждённым.", "passage_ids": []},
+            {"text": "Пожалуйста, пришлите нам две или три фотографии товара и упаковки.", "passage_ids": ["P1"]},
+            {"text": "С уважением, служба поддержки Tradewind", "passage_ids": []},
+        ],
+    }
+
+
+async def test_a_russian_llm_draft_is_kept_and_an_english_one_is_not(llm_api: Api, fake: FakeLLM) -> None:
+    fake.script(reply(_russian))
+    draft = await create(llm_api, KETTLE_RU)
+    assert draft["generator"] == MODEL, draft["fallback_reason"]
+    assert draft["body"].startswith("Здравствуйте, Ольга Смирнова,")
+    english = {
+        "language": "ru",
+        "sentences": [
+            {"text": "Hello [NAME_1],", "passage_ids": []},
+            {"text": "We are very sorry that your kettle arrived damaged and we will help you quickly.", "passage_ids": ["P1"]},
+            {"text": "Kind regards, Tradewind Customer Service", "passage_ids": []},
+        ],
+    }
+    fake.script(reply(english), reply(english))
+    draft = await create(llm_api, KETTLE_RU)
+    assert draft["generator"].startswith("template"), draft["body"]
+
+
+async def test_prompt_stays_within_the_token_budget(make_settings: Any, fake: FakeLLM) -> None:
+    from app.lib import tokens
+
+    budget = 2500  # the fixed part (rules, facts, style guide) is about 1,900 tokens
+    settings = make_settings(llm_base_url=fake.base_url, llm_model=MODEL, prompt_token_budget=budget)
+    async for api in start_api(settings):
+        fake.script(grounded())
+        draft = await create(api, KETTLE_DE)
+        (call,) = fake.seen[-1:]
+        sent = sum(tokens.count(str(m.get("content", ""))) + 4 for m in call.body["messages"])
+        assert sent <= budget
+        assert len(call.passage_refs) < len(draft["passages"])  # the least relevant were trimmed
+        assert any("dropped to fit" in note for note in draft["notes"])
+        assert draft["tokens"]["prompt"] == sent
