@@ -208,7 +208,9 @@ class Drafter:
                 generation = await self.llm.generate(ctx, on_token=forward if on_token else None)
                 if first_token:
                     latency["first_token_ms"] = round((first_token[0] - total_started) * 1000, 3)
+                checks_started = time.perf_counter()
                 findings = self.guardrails.check(ctx, generation)
+                latency["checks_ms"] = round((time.perf_counter() - checks_started) * 1000, 3)
                 if self.guardrails.has_errors(findings):
                     notes.append(
                         "first LLM draft failed the checks: "
@@ -225,7 +227,8 @@ class Drafter:
             except LLMFailure as exc:
                 fallback_reason = str(exc)
                 generation = None
-            latency["llm_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            # llm_ms covers the calls and the repair; checks_ms (first check) is reported apart.
+            latency["llm_ms"] = round((time.perf_counter() - started) * 1000 - latency.get("checks_ms", 0.0), 3)
             if generation is None and on_stage:
                 await on_stage("fallback", {"reason": fallback_reason})
 
