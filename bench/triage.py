@@ -68,19 +68,21 @@ class Local:
             BundledEmbedder(),
             LanguageIdentifier(),
         )
-        self.ticket = msgspec.convert(PAYLOAD, TicketIn)
         self.batch = [msgspec.convert(item, TicketIn) for item in batch_items()]
+        self._convert = lambda payload: msgspec.convert(payload, TicketIn)
         # Exactly the text the classifier embeds: the embedding alone is the floor under the floor.
-        self.text = classifier_text(self.ticket.message, self.ticket.subject)[:EMBED_PREFIX_CHARS]
+        self._text = lambda payload: classifier_text(payload["message"], payload.get("subject"))[:EMBED_PREFIX_CHARS]
 
-    def triage(self) -> tuple[float, float]:
+    def triage(self, payload: dict[str, Any]) -> tuple[float, float]:
+        ticket = self._convert(payload)
         started = time.perf_counter()
-        result = self.triager.triage(self.ticket)
+        result = self.triager.triage(ticket)
         return ms_since(started), result.timings.model_ms
 
-    def embed(self) -> float:
+    def embed(self, payload: dict[str, Any]) -> float:
+        text = self._text(payload)
         started = time.perf_counter()
-        self.triager.embedder.embed([self.text])
+        self.triager.embedder.embed([text])
         return ms_since(started)
 
     def triage_batch(self) -> float:
@@ -89,12 +91,19 @@ class Local:
         return time.perf_counter() - started
 
 
+def variant(i: int) -> dict[str, Any]:
+    """The payload with a different order number in the text: every request is a new message, so
+    no cache anywhere (the embedder keeps the last few single texts) can answer from memory."""
+    order = f"TW-{4000 + i % 6000:04d}-{7000 + (i * 7) % 3000:04d}"
+    return {**PAYLOAD, "message": MESSAGE.replace("TW-4821-7730", order)}
+
+
 def single(client: Any, server: Server, key: str, local: Local, *, warmup: int, n: int) -> dict[str, list[float]]:
     """HTTP and in-process calls interleaved, so both see the same machine noise."""
-    for _ in range(warmup):
-        client.post(f"{server.url}/v1/triage", json=PAYLOAD, headers=auth(key)).raise_for_status()
-        local.triage()
-        local.embed()
+    for i in range(warmup):
+        client.post(f"{server.url}/v1/triage", json=variant(i), headers=auth(key)).raise_for_status()
+        local.triage(variant(10_000 + i))
+        local.embed(variant(20_000 + i))
     out: dict[str, list[float]] = {
         "http": [],
         "server": [],
@@ -103,16 +112,16 @@ def single(client: Any, server: Server, key: str, local: Local, *, warmup: int, 
         "embed": [],
         "health": [],
     }
-    for _ in range(n):
+    for i in range(n):
         started = time.perf_counter()
-        response = client.post(f"{server.url}/v1/triage", json=PAYLOAD, headers=auth(key))
+        response = client.post(f"{server.url}/v1/triage", json=variant(30_000 + i), headers=auth(key))
         out["http"].append(ms_since(started))
         response.raise_for_status()
         out["server"].append(float(response.json()["timings"]["total_ms"]))
-        wall, model = local.triage()
+        wall, model = local.triage(variant(40_000 + i))
         out["local"].append(wall)
         out["local_model"].append(model)
-        out["embed"].append(local.embed())
+        out["embed"].append(local.embed(variant(50_000 + i)))
         started = time.perf_counter()
         client.get(f"{server.url}/health").raise_for_status()
         out["health"].append(ms_since(started))

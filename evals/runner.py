@@ -202,7 +202,8 @@ class Runner:
                 "retrieval": {},
             }
             # The same intent prior the KB search endpoint uses; only the hybrid ranking gets it.
-            prior = triager.intent_prior(query.query) if triager is not None else {}
+            vector = kb.query_vector(query.query) if triager is not None and kb.embedder is triager.embedder else None
+            prior = triager.intent_prior(query.query, vector=vector) if triager is not None else {}
             for mode in config.retrieval_modes:
                 result = await kb.search(
                     query.query,
@@ -212,6 +213,7 @@ class Runner:
                     mode=mode,
                     candidates=60,
                     intent_prior=prior if mode == "hybrid" else None,
+                    vector=vector if mode in ("hybrid", "dense") else None,
                 )
                 ranked = _doc_ranking([h.chunk.doc_id for h in result.hits])
                 item = {"expected": query.expected_doc_ids, "ranked": ranked, "language": query.language}

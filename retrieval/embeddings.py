@@ -12,8 +12,6 @@ Both return L2-normalised float32 matrices so a dot product is the cosine simila
 from __future__ import annotations
 
 import importlib.util
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
@@ -83,8 +81,6 @@ class BundledEmbedder:
             raise EmbeddingError(f"could not load the bundled embedding model: {exc}") from exc
         self._input = self._session.get_inputs()[0].name
         self._max_chars = max_chars
-        self._cache: OrderedDict[str, Matrix] = OrderedDict()
-        self._cache_lock = threading.Lock()
         self.dimensions = 512
 
     @property
@@ -94,21 +90,6 @@ class BundledEmbedder:
     def embed(self, texts: list[str]) -> Matrix:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        if len(texts) == 1:
-            # One request often embeds the same short text twice (a search query for its intent
-            # prior and for the vector search): keep the last few single texts.
-            key = texts[0][: self._max_chars]
-            with self._cache_lock:
-                hit = self._cache.get(key)
-                if hit is not None:
-                    self._cache.move_to_end(key)
-                    return hit
-            vector = self._embed([key])
-            with self._cache_lock:
-                self._cache[key] = vector
-                if len(self._cache) > 256:
-                    self._cache.popitem(last=False)
-            return vector
         return self._embed(texts)
 
     def _embed(self, texts: list[str]) -> Matrix:

@@ -267,6 +267,14 @@ class KnowledgeBase:
             hits.append(Hit(build.chunks[best], 0.0, lexical=round(float(scores[best]), 4)))
         return hits
 
+    def query_vector(self, query: str) -> npt.NDArray[np.float32]:
+        """The vector ``search`` would compute for ``query`` (for callers that need it too)."""
+        from app.lib.tokens import truncate
+
+        text, _ = truncate(query, self.max_query_tokens)
+        vector: npt.NDArray[np.float32] = self.embedder.embed([text])[0]
+        return vector
+
     # ---- search ----
     async def search(
         self,

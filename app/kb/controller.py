@@ -57,11 +57,17 @@ class KnowledgeBaseController(Controller):
         kb = services.require_kb()
         language = data.language
         prior: dict[str, float] = {}
-        if services.triager is not None:
+        vector = None
+        triager = services.triager
+        if triager is not None:
             if language is None:
-                guess = services.triager.languages.identify(data.query)
+                guess = triager.languages.identify(data.query)
                 language = guess.code if guess.code != "und" else None
-            prior = services.triager.intent_prior(data.query[:2000])
+            if data.mode == "hybrid":
+                # One embedding for both the intent prior and the vector search, when both use
+                # the same model (REPLYDESK_EMBEDDINGS may give retrieval a model of its own).
+                vector = kb.query_vector(data.query) if kb.embedder is triager.embedder else None
+                prior = triager.intent_prior(data.query[:2000], vector=vector)
         f = data.filters or None
         filters = Filters(
             policy_types=[p.value for p in f.policy_type] if f and f.policy_type else None,
@@ -77,7 +83,13 @@ class KnowledgeBaseController(Controller):
                     message = "; ".join(f"{d.field}: {d.problem}" for d in details)
                     raise Unprocessable(message, details=details)
             result = await kb.search(
-                data.query, k=data.k, language=language, filters=filters, mode=data.mode, intent_prior=prior
+                data.query,
+                k=data.k,
+                language=language,
+                filters=filters,
+                mode=data.mode,
+                intent_prior=prior,
+                vector=vector,
             )
         except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
             raise ServiceUnavailable(f"knowledge base unavailable: {exc}") from exc

@@ -83,20 +83,25 @@ class TriageModel:
         grams = self.vectorizer.transform(texts)
         return sparse.hstack([sparse.csr_matrix(vectors * self.embed_weight), grams], format="csr")
 
-    def predict(self, texts: list[str], embedder: Embedder) -> dict[str, FloatArray]:
+    def predict(
+        self, texts: list[str], embedder: Embedder, vectors: npt.NDArray[np.float32] | None = None
+    ) -> dict[str, FloatArray]:
         """Per head, an (n_texts, n_labels) matrix of calibrated probabilities.
 
         Equivalent to ``head.probabilities(self.features(...))`` but computed as two products
         (dense embedding block, sparse n-gram block) against each head's weights: no sparse
         stacking and no per-call input validation, which dominate the cost for one message.
+        ``vectors`` lets a caller that already embedded the texts (with this embedder) pass them.
         """
-        vectors = embedder.embed([t[: self.embed_prefix_chars] for t in texts]).astype(np.float64) * self.embed_weight
+        if vectors is None:
+            vectors = embedder.embed([t[: self.embed_prefix_chars] for t in texts])
+        scaled = vectors.astype(np.float64) * self.embed_weight
         grams = self.vectorizer.transform(texts)
-        width = vectors.shape[1]
+        width = scaled.shape[1]
         out: dict[str, FloatArray] = {}
         for name, head in self.heads.items():
             dense_w, gram_w = self._split_weights(name, head, width)
-            logits = vectors @ dense_w + np.asarray(grams @ gram_w) + head.classifier.intercept_
+            logits = scaled @ dense_w + np.asarray(grams @ gram_w) + head.classifier.intercept_
             if logits.shape[1] == 1:
                 logits = logits[:, 0]
             out[name] = head.softmax(logits)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from app.schemas import TicketIn
 from app.settings import Settings
@@ -91,11 +92,15 @@ class Triager:
     def labels(self) -> dict[str, list[str]]:
         return {name: list(head.labels) for name, head in self.model.heads.items()}
 
-    def intent_prior(self, text: str, top: int = 4) -> dict[str, float]:
-        """The most likely intents of a short text (a search query), for retrieval's intent prior."""
+    def intent_prior(self, text: str, top: int = 4, vector: npt.NDArray[np.float32] | None = None) -> dict[str, float]:
+        """The most likely intents of a short text (a search query), for retrieval's intent prior.
+
+        ``vector``: the text's embedding by this triager's embedder, when the caller has it (the
+        search embeds the same query): the text is then not embedded twice."""
         if "intent" not in self.model.heads:
             return {}
-        probs = self.model.predict([classifier_text(text)], self.embedder)["intent"][0]
+        vectors = vector.reshape(1, -1) if vector is not None else None
+        probs = self.model.predict([classifier_text(text)], self.embedder, vectors)["intent"][0]
         labels = self.model.heads["intent"].labels
         order = np.argsort(-probs)[:top]
         return {labels[i]: float(probs[i]) for i in order}
