@@ -217,7 +217,7 @@ def main() -> None:
                 ("  GET /health (HTTP floor)", health),
                 ("in-process Triager.triage", loc),
                 ("  of which model (embed + heads)", loc_model),
-                (f"  embedding alone ({len(local.text)} chars)", embed),
+                (f"  embedding alone ({len(local._text(PAYLOAD))} chars)", embed),
             )
         ],
     )
@@ -269,7 +269,7 @@ def main() -> None:
                 "triage": loc,
                 "model": loc_model,
                 "embedding": embed,
-                "embedded_chars": len(local.text),
+                "embedded_chars": len(local._text(PAYLOAD)),
             },
             "ratio_http_to_in_process_p50": round(ratio, 3) if ratio else None,
             "batch": {"size": BATCH, "rounds": [{k: round(v, 3) for k, v in b.items()} for b in rounds_out]},

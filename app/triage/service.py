@@ -70,7 +70,13 @@ ACCOUNT_TAKEOVER = re.compile(
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     ticket: TicketIn
-    text: str
+    body: str  # the new part of the message: language ID reads it
+    text: str  # subject + body: the classifiers read it
+
+    @classmethod
+    def of(cls, ticket: TicketIn) -> _Prepared:
+        body = strip_quotes_and_signature(normalise(ticket.message))
+        return cls(ticket, body, classifier_text(ticket.message, ticket.subject, body=body))
 
 
 class Triager:
@@ -113,7 +119,7 @@ class Triager:
             return []
         now = now or datetime.now(UTC)
         started = time.perf_counter()
-        prepared = [_Prepared(t, classifier_text(t.message, t.subject)) for t in tickets]
+        prepared = [_Prepared.of(t) for t in tickets]
         model_started = time.perf_counter()
         probabilities = self.model.predict([p.text for p in prepared], self.embedder)
         model_ms = (time.perf_counter() - model_started) * 1000 / len(tickets)
@@ -121,7 +127,7 @@ class Triager:
         results = []
         for i, item in enumerate(prepared):
             t0 = time.perf_counter()
-            language = self._language(item.ticket)
+            language = self._language(item)
             t1 = time.perf_counter()
             result = self._decide(item, {k: v[i] for k, v in probabilities.items()}, language, now)
             t2 = time.perf_counter()
@@ -135,10 +141,10 @@ class Triager:
         return results
 
     # ---- the parts ----
-    def _language(self, ticket: TicketIn) -> LanguageResult:
+    def _language(self, item: _Prepared) -> LanguageResult:
+        ticket = item.ticket
         hint = ticket.language_hint or (ticket.customer.locale if ticket.customer else None)
-        body = strip_quotes_and_signature(normalise(ticket.message))
-        guess = self.languages.identify(body, hint=hint)
+        guess = self.languages.identify(item.body, hint=hint)
         return LanguageResult(code=guess.code, confidence=round(guess.confidence, 4), reasons=guess.reasons)
 
     def _head(self, name: str, probs: dict[str, np.ndarray]) -> list[tuple[str, float]]:

@@ -58,9 +58,10 @@ def strip_quotes_and_signature(text: str) -> str:
     return body or text.strip()
 
 
-def classifier_text(message: str, subject: str | None = None) -> str:
-    """What the triage classifiers read: subject plus the new part of the message."""
-    body = strip_quotes_and_signature(normalise(message))
+def classifier_text(message: str, subject: str | None = None, *, body: str | None = None) -> str:
+    """What the triage classifiers read: subject plus the new part of the message. ``body``:
+    the message already cleaned with ``strip_quotes_and_signature(normalise(...))``."""
+    body = body if body is not None else strip_quotes_and_signature(normalise(message))
     if subject and subject.strip():
         subject = normalise(subject)
         if not body.lower().startswith(subject.lower()):
