@@ -17,15 +17,15 @@ def summary_table(report: dict[str, Any]) -> list[tuple[str, str]]:
     """The headline numbers, as (metric, value) pairs (printed by the CLI and in report.md)."""
     rows: list[tuple[str, str]] = []
     for name, section in (report.get("triage") or {}).items():
-        if "accuracy" in section:
+        if name == "responsible_party":
+            rows.append(("triage.responsible_party accuracy", _pct(section["accuracy"])))
+        elif "accuracy" in section:
             rows.append((f"triage.{name} accuracy (n={section['n']})", _pct(section["accuracy"])))
             rows.append((f"triage.{name} macro-F1", _pct(section.get("macro_f1"))))
             if section.get("calibration"):
                 rows.append((f"triage.{name} ECE", f"{section['calibration']['ece']:.3f}"))
             if section.get("unknown_labels", {}).get("count"):
                 rows.append((f"triage.{name} unknown gold labels", str(section["unknown_labels"]["count"])))
-        elif name == "responsible_party":
-            rows.append(("triage.responsible_party accuracy", _pct(section["accuracy"])))
     retrieval = report.get("retrieval")
     if retrieval:
         modes = retrieval.get("modes") or {retrieval.get("mode", "hybrid"): retrieval}
