@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,28 @@ async def start_api(settings: Settings) -> AsyncIterator[Api]:
     app = create_app(settings)
     async with AsyncTestClient(app=app) as client:
         yield Api(client, settings, key)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[Any]:
+    """A real OpenAI-compatible HTTP server on 127.0.0.1, one per test module."""
+    from tests.support.fake_openai import FakeLLM
+
+    with FakeLLM() as server:
+        yield server
+
+
+def llm_settings(prepared_dir: Path, db: Path, base_url: str, **overrides: Any) -> Settings:
+    """Settings over the prepared model and index with the LLM pointed at a fake server."""
+    values: dict[str, Any] = {
+        "data_dir": prepared_dir,
+        "database_url": f"sqlite+aiosqlite:///{db}",
+        "triage_model": prepared_dir / "models" / "triage",
+        "kb_sources": ROOT / "kb_sources",
+        "rate_limit_per_minute": 0,
+        "llm_base_url": base_url,
+    }
+    return Settings(**{**values, **overrides})
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import pytest
 from openai import AsyncOpenAI, InternalServerError
 
 from app.lib import tokens
-from app.settings import Settings
-from tests.conftest import ROOT, Api, start_api
+from tests.conftest import Api, llm_settings, start_api
 from tests.support.fake_openai import CANNED, FakeLLM, Seen, canned_body, grounded, raw, reply, slow, status
 
 MODEL = "fake-gpt"
@@ -72,21 +71,11 @@ PARCEL_PL: dict[str, Any] = {
 
 # ---------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 async def llm_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> AsyncIterator[Api]:
-    db = tmp_path_factory.mktemp("drafts-llm") / "test.db"
-    settings = Settings(
-        data_dir=prepared_dir,
-        database_url=f"sqlite+aiosqlite:///{db}",
-        triage_model=prepared_dir / "models" / "triage",
-        kb_sources=ROOT / "kb_sources",
-        rate_limit_per_minute=0,
-        llm_base_url=fake.base_url,
+    settings = llm_settings(
+        prepared_dir,
+        tmp_path_factory.mktemp("drafts-llm") / "test.db",
+        fake.base_url,
         llm_model=MODEL,
         llm_timeout_s=1.0,
         llm_max_retries=1,
@@ -465,7 +454,10 @@ async def test_a_russian_llm_draft_is_kept_and_an_english_one_is_not(llm_api: Ap
         "language": "ru",
         "sentences": [
             {"text": "Hello [NAME_1],", "passage_ids": []},
-            {"text": "We are very sorry that your kettle arrived damaged and we will help you quickly.", "passage_ids": ["P1"]},
+            {
+                "text": "We are very sorry that your kettle arrived damaged and we will help you quickly.",
+                "passage_ids": ["P1"],
+            },
             {"text": "Kind regards, Tradewind Customer Service", "passage_ids": []},
         ],
     }

@@ -26,8 +26,7 @@ from typing import Any
 import pytest
 
 from app.schemas import TicketIn
-from app.settings import Settings
-from tests.conftest import ROOT, Api, start_api
+from tests.conftest import ROOT, Api, llm_settings, start_api
 from tests.support.fake_openai import CANNED, FakeLLM, Seen, echo, reply
 
 CORPUS = ROOT / "evals" / "datasets" / "injection" / "injections.jsonl"
@@ -119,21 +118,11 @@ def repaired_draft(row: dict[str, Any], mode: str) -> Any:
 
 # ---------------------------------------------------------------- one app for the module
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeLLM]:
-    with FakeLLM() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 async def llm_api(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> AsyncIterator[Api]:
-    db = tmp_path_factory.mktemp("injection") / "test.db"
-    settings = Settings(
-        data_dir=prepared_dir,
-        database_url=f"sqlite+aiosqlite:///{db}",
-        triage_model=prepared_dir / "models" / "triage",
-        kb_sources=ROOT / "kb_sources",
-        rate_limit_per_minute=0,
-        llm_base_url=fake.base_url,
+    settings = llm_settings(
+        prepared_dir,
+        tmp_path_factory.mktemp("injection") / "test.db",
+        fake.base_url,
         llm_model=MODEL,
         llm_timeout_s=2.0,
         llm_max_retries=0,
