@@ -69,7 +69,7 @@ def plan_for(ctx: PlanContext) -> list[Step]:
         steps.append(S("nr_delivered", facts=("delivered_at",)))
         steps.append(S("nr_investigation", facts=("carrier_investigation_business_days",)))
     elif intent == Intent.DAMAGED_ITEM:
-        steps.append(S("damaged_ack"))
+        steps.append(S("damaged_ack", "damaged_ack_plain"))
         if f.get("damage_report_open") is False:
             steps.append(S("damaged_late", facts=("damage_report_deadline", "warranty_until")))
         else:
@@ -89,7 +89,7 @@ def plan_for(ctx: PlanContext) -> list[Step]:
             if not f.has("order_id"):
                 steps.append(S("need_order", optional=True))
         elif f.get("return_window_open"):
-            steps.append(S("return_open", facts=("return_deadline", "return_window_days")))
+            steps.append(S("return_open", "return_open_plain", facts=("return_deadline", "return_window_days")))
             if f.get("return_shipping_paid_by") == "seller":
                 steps.append(S("return_free", facts=("return_shipping_paid_by",)))
             else:

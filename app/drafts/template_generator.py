@@ -98,13 +98,15 @@ class TemplateGenerator:
 
         # The plan
         plan = plan_for(PlanContext(intent, ctx.facts, flags, ctx.account_takeover))
+        asked_for_order = any("need_order" in step.keys for step in plan)
         for step in plan:
             if step.optional and inst.shorter:
                 continue
             if not any(say(key, step.facts) for key in step.keys) and not step.optional:
                 notes.append(f"step {'/'.join(step.keys)} skipped: the order lacks the details it needs")
-                if "need_order" not in [k for s in plan for k in s.keys]:
-                    say("need_order")
+                # Ask for the order number (once) only when we really do not have it.
+                if not asked_for_order and not ctx.facts.has("order_id"):
+                    asked_for_order = say("need_order")
 
         responsible = ctx.triage.responsible_party.party
         if (

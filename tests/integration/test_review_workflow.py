@@ -539,3 +539,21 @@ async def test_feedback_export_writes_labeled_rows(api: Api, tmp_path: Path) -> 
     with pytest.raises(ValueError, match="--since"):
         await export_feedback(api.settings, tmp_path / "bad.jsonl", since="last tuesday")
     assert await count_rows(api, AuditEvent) == 6 + 7  # six creates; edit, edit+sent, reject, reject, approve+sent
+
+
+async def test_a_draft_never_asks_for_an_order_number_it_already_has(api: Api) -> None:
+    payload = {
+        "message": "Hallo, mein Wasserkocher ist mit einem Riss im Deckel angekommen.",
+        "customer": {"name": "Jonas Weber", "locale": "de-DE"},
+        "order": {
+            "id": "TW-4821-7730",
+            "status": "delivered",
+            "delivered_at": "2026-11-18",
+            "seller": {"id": "nordic-home", "name": "Nordic Home"},
+            "payment_method": "card",
+        },
+    }
+    draft = (await api.post("/v1/drafts", payload)).json()
+    assert "TW-4821-7730" in draft["body"]
+    assert "Bestellnummer schicken" not in draft["body"]  # no item name: the plain phrasing is used
+    assert "beschädigt angekommen" in draft["body"]
