@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.settings import Settings, get_settings
+from app.settings import Settings, get_settings, masked_url
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -76,15 +76,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
-    print(f"database at head ({_safe_url(settings.resolved_database_url)})")
+    print(f"database at head ({masked_url(settings.resolved_database_url)})")
     return 0
-
-
-def _safe_url(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -97,7 +90,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     _prepare(settings)
     print(f"tokenizer cache ready in {settings.tiktoken_cache_dir}")
     upgrade(settings.resolved_database_url)
-    print(f"database migrated ({_safe_url(settings.resolved_database_url)})")
+    print(f"database migrated ({masked_url(settings.resolved_database_url)})")
     embedder = BundledEmbedder()
     model_dir = settings.resolved_triage_model
     if settings.triage_model is None and not model_is_current(model_dir, settings.triage_dataset):

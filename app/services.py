@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -41,7 +40,6 @@ class Services:
         self.kb: KnowledgeBase | None = None
         self.drafter: Drafter | None = None
         self.problems: dict[str, str] = {}
-        self.load_seconds: dict[str, float] = {}
         self.extras: dict[str, Any] = {}
         self._retry_task: asyncio.Task[None] | None = None
 
@@ -69,40 +67,31 @@ class Services:
                 self._build_drafter()
                 log.warning("knowledge base reachable again")
 
-    def _timed(self, name: str, started: float) -> None:
-        self.load_seconds[name] = round(time.perf_counter() - started, 3)
-
     def _load_models(self) -> None:
         from app.triage.language import LanguageIdentifier
         from app.triage.model import TriageModel
         from app.triage.service import Triager
         from retrieval.embeddings import BundledEmbedder
 
-        started = time.perf_counter()
         try:
             self.embedder = BundledEmbedder()
         except Exception as exc:  # a broken install must not take the whole service down
             self.problems["embedder"] = str(exc)
             return
-        self._timed("embedder", started)
-        started = time.perf_counter()
         try:
             languages = LanguageIdentifier()
             model = TriageModel.load(self.settings.resolved_triage_model)
             self.triager = Triager(self.settings, model, self.embedder, languages)
         except Exception as exc:
             self.problems["triage"] = str(exc)
-        self._timed("triage", started)
 
     async def _open_kb(self) -> None:
         from retrieval.search import open_knowledge_base
 
-        started = time.perf_counter()
         try:
             self.kb = await open_knowledge_base(self.settings, self.embedder)
         except Exception as exc:
             self.problems["kb"] = str(exc)
-        self._timed("kb", started)
 
     def _build_drafter(self) -> None:
         from app.drafts.service import Drafter

@@ -179,7 +179,16 @@ class Settings(BaseSettings):
         for key in ("llm_api_key", "judge_api_key"):
             if data.get(key):
                 data[key] = "***"
+        data["database_url"] = masked_url(data["database_url"])
         return data
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its credentials replaced by ``***`` (for logs and printed settings)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
 
 
 @lru_cache(maxsize=1)

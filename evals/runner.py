@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
 import statistics
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,7 +180,7 @@ class Runner:
             "machine": {
                 "python": platform.python_version(),
                 "platform": platform.platform(),
-                "cpus": __import__("os").cpu_count(),
+                "cpus": os.cpu_count(),
             },
         }
 
@@ -583,17 +584,7 @@ def _draft_section(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
     section["cost_usd"] = round(sum(r["draft"]["cost_usd"] for r in rows), 6)
     section["fallbacks"] = sum(1 for r in rows if r["draft"]["fallback_reason"])
-    section["generators"] = dict(
-        sorted(
-            defaultdict(
-                int,
-                {
-                    g: sum(1 for r in rows if r["draft"]["generator"] == g)
-                    for g in {r["draft"]["generator"] for r in rows}
-                },
-            ).items()
-        )
-    )
+    section["generators"] = dict(sorted(Counter(r["draft"]["generator"] for r in rows).items()))
     section["per_language"] = {k: summary(v) for k, v in sorted(_groups(rows, "language").items())}
     section["per_intent"] = {k: summary(v) for k, v in sorted(_groups(rows, "intent").items())}
     return section

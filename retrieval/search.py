@@ -205,20 +205,6 @@ class KnowledgeBase:
     async def chunks(self) -> list[Chunk]:
         return list((await self.refresh()).chunks)
 
-    async def chunk(self, chunk_id: str) -> Chunk | None:
-        build = await self.refresh()
-        index = build.by_id.get(chunk_id)
-        return build.chunks[index] if index is not None else None
-
-    async def document_facts(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Front-matter facts per document id (identical across translations)."""
-        build = await self.refresh()
-        facts: dict[str, dict[str, Any]] = {}
-        for chunk in build.chunks:
-            if chunk.doc_id in doc_ids and chunk.doc_id not in facts:
-                facts[chunk.doc_id] = dict(chunk.facts)
-        return facts
-
     async def policy_facts(self, seller: str | None) -> dict[str, dict[str, Any]]:
         """Facts of every platform document, and of ``seller``'s own documents, by document id."""
         build = await self.refresh()

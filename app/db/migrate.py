@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -53,7 +52,3 @@ async def current_revision(url: str) -> str | None:
             return await connection.run_sync(_current)
     finally:
         await engine.dispose()
-
-
-def current_revision_sync(url: str) -> str | None:
-    return asyncio.run(current_revision(url))

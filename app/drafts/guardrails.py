@@ -428,6 +428,11 @@ def _grams(text: str) -> set[str]:
 
 
 @lru_cache(maxsize=32)
+def _phrasebook_grams(locale: str) -> frozenset[str]:
+    return frozenset(_grams(_phrasebook_text(locale)))
+
+
+@lru_cache(maxsize=32)
 def _phrasebook_text(locale: str) -> str:
     def strings(node: Any) -> Iterator[str]:
         if isinstance(node, str):
@@ -543,7 +548,7 @@ def _sources(ctx: DraftContext, language: str) -> _Sources:
     ticket = ctx.ticket
     pieces = [p.text for p in ctx.passages] + [f"{p.title} {p.heading} {p.doc_id}" for p in ctx.passages]
     customer_locale = ticket.customer.locale if ticket.customer else None
-    pieces.append(_phrasebook_text(template_locale(language, customer_locale)))
+    locale = template_locale(language, customer_locale)
     for fact in ctx.facts.facts.values():
         value = fact.value.isoformat() if isinstance(fact.value, date) else fact.value
         pieces.append(f"{value} {fact.explanation}")
@@ -561,7 +566,7 @@ def _sources(ctx: DraftContext, language: str) -> _Sources:
             names += [ctx.customer_name, *(p for p in ctx.customer_name.split() if len(p) >= 2)]
     if order:
         names += [n for n in [*(i.name for i in order.items), order.seller.name if order.seller else None] if n]
-    trusted = "\n".join(pieces)
+    trusted = "\n".join([*pieces, _phrasebook_text(locale)])
 
     buyer = "\n".join([ticket.subject or "", ticket.message, *(h.text for h in ticket.history if h.role == "buyer")])
     hidden = _decoded(buyer)
@@ -572,7 +577,8 @@ def _sources(ctx: DraftContext, language: str) -> _Sources:
         untrusted = "\n".join([*("".join(groups) for groups in _QUOTED.findall(buyer)), hidden])
     return _Sources(
         trusted=trusted.lower(),
-        trusted_grams=_grams(trusted),
+        # The phrase book is the same for every draft in a locale: its n-grams are computed once.
+        trusted_grams=_grams("\n".join(pieces)) | _phrasebook_grams(locale),
         buyer=buyer.lower(),
         untrusted_grams=_grams(untrusted),
         acronyms={w.lower() for w in re.findall(r"\b[A-Z]{3}\b", untrusted)},

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,10 +50,6 @@ class Head:
     classifier: LogisticRegression
     temperature: float
 
-    def probabilities(self, features: Any) -> FloatArray:
-        logits = self.classifier.decision_function(features)
-        return self.softmax(logits)
-
     def softmax(self, logits: FloatArray) -> FloatArray:
         if logits.ndim == 1:  # binary head: sklearn returns one column
             logits = np.column_stack([-logits, logits]) / 2
@@ -89,7 +84,7 @@ class TriageModel:
     ) -> dict[str, FloatArray]:
         """Per head, an (n_texts, n_labels) matrix of calibrated probabilities.
 
-        Equivalent to ``head.probabilities(self.features(...))`` but computed as two products
+        Equivalent to ``softmax(classifier.decision_function(self.features(...)))`` but computed as two products
         (dense embedding block, sparse n-gram block) against each head's weights: no sparse
         stacking and no per-call input validation, which dominate the cost for one message.
         ``vectors`` lets a caller that already embedded the texts (with this embedder) pass them.
@@ -268,11 +263,3 @@ def train(
         "train_seconds": round(time.perf_counter() - started, 2),
     }
     return model
-
-
-def entropy_confidence(probs: FloatArray) -> float:
-    """1 - normalised entropy: 1 when one label has all the mass, 0 when it is spread evenly."""
-    p = probs[probs > 0]
-    if len(probs) < 2:
-        return 1.0
-    return float(1.0 + (p * np.log(p)).sum() / math.log(len(probs)))

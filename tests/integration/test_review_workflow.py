@@ -21,22 +21,9 @@ from evals.dataset import load_dataset
 from evals.feedback import export_feedback
 from tests.conftest import Api, create_key, migrate
 from tests.support.live_server import live_server
+from tests.support.tickets import KETTLE
 
-TICKET: dict[str, Any] = {
-    "message": "Hi, my kettle arrived with a cracked lid and it leaks everywhere. I want a replacement or my money back.",
-    "subject": "Broken kettle",
-    "customer": {"name": "Maria Rossi", "locale": "en-GB", "tier": "standard"},
-    "order": {
-        "id": "TW-4821-7730",
-        "status": "delivered",
-        "placed_at": "2026-11-10",
-        "delivered_at": "2026-11-18",
-        "seller": {"id": "nordic-home", "name": "Nordic Home"},
-        "amount": 49.9,
-        "currency": "EUR",
-    },
-    "history": [{"role": "buyer", "text": "Hello? Anyone there?"}],
-}
+TICKET: dict[str, Any] = {**KETTLE, "history": [{"role": "buyer", "text": "Hello? Anyone there?"}]}
 
 
 def ticket(external_id: str | None = None, **extra: Any) -> dict[str, Any]:

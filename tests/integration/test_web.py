@@ -19,6 +19,7 @@ from app.taxonomy import DraftState, Intent, RejectReason
 from app.web.controller import CONTENT_SECURITY_POLICY, STATIC_DIR
 from tests.conftest import Api, create_key, migrate
 from tests.support.live_server import live_server
+from tests.support.tickets import KETTLE as TICKET
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,22 +34,7 @@ CHROMIUM_ARGS = [
 ]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
-KETTLE: dict[str, Any] = {
-    "message": "Hi, my kettle arrived with a cracked lid and it leaks everywhere. "
-    "I want a replacement or my money back.",
-    "subject": "Broken kettle",
-    "customer": {"name": "Maria Rossi", "locale": "en-GB", "tier": "standard"},
-    "order": {
-        "id": "TW-4821-7730",
-        "status": "delivered",
-        "placed_at": "2026-11-10",
-        "delivered_at": "2026-11-18",
-        "seller": {"id": "nordic-home", "name": "Nordic Home"},
-        "amount": 49.9,
-        "currency": "EUR",
-    },
-    "external_id": "web-kettle",
-}
+KETTLE: dict[str, Any] = {**TICKET, "external_id": "web-kettle"}
 
 
 # ---------------------------------------------------------------- HTTP level

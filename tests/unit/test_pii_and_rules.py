@@ -87,3 +87,14 @@ def test_case_does_not_matter_and_patterns_survive_lowercasing() -> None:
     assert "legal_threat" in {h.flag.value for h in find_escalations("I WILL CALL MY LAWYER AND THE CNIL")}
     # A character whose lower case is longer (İ) takes the case-insensitive path and still matches.
     assert "legal_threat" in {h.flag.value for h in find_escalations("İstanbul'dan yazıyorum, avukatıma gideceğim")}
+
+
+def test_printed_settings_hide_secrets() -> None:
+    from app.settings import Settings
+
+    shown = Settings(
+        database_url="postgresql+asyncpg://rd:s3cret@db.internal/replydesk", llm_api_key="sk-abc"
+    ).public_dict()
+    assert "s3cret" not in str(shown)
+    assert "sk-abc" not in str(shown)
+    assert shown["database_url"] == "postgresql+asyncpg://***@db.internal/replydesk"
