@@ -3,6 +3,9 @@
 Each chunk keeps its heading path, its section number (the n-th ``##`` section, 0 for the
 introduction; translations of a document share section numbers) and a stable id built from the
 document, locale and heading, so a citation anchor survives re-ingests of unchanged text.
+
+A document's buyer questions (``kb_sources/questions/``) become chunks of kind ``question``:
+the question alone is embedded, and a search hit on it stands for the section it points at.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Any
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
-from retrieval.sources import Document
+from retrieval.sources import Document, FileProblem, QuestionBank
 
+CANONICAL_LOCALE = "en"  # every document exists in English; translations are optional
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
 
 
@@ -39,6 +43,11 @@ class Chunk:
     facts: dict[str, Any]
     source: str
     doc_hash: str
+    kind: str = "passage"  # or "question": a retrieval key for a section, never shown
+
+    @property
+    def is_question(self) -> bool:
+        return self.kind == "question"
 
     @property
     def anchor(self) -> str:
@@ -47,7 +56,10 @@ class Chunk:
 
     @property
     def index_text(self) -> str:
-        """What is embedded and lexically indexed: the text with its title and headings."""
+        """What is embedded and lexically indexed: the text with its title and headings (a question
+        alone: it is matched against buyers' messages, which carry no titles)."""
+        if self.is_question:
+            return self.text
         heading = " › ".join(h for h in self.heading_path if h != self.title)
         return f"{self.title}. {heading + '. ' if heading else ''}{self.text}"
 
@@ -74,6 +86,7 @@ class Chunk:
             "facts": json.dumps(self.facts, ensure_ascii=False, sort_keys=True, default=str),
             "source": self.source,
             "doc_hash": self.doc_hash,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -95,6 +108,7 @@ class Chunk:
             facts=json.loads(str(meta.get("facts") or "{}")),
             source=str(meta.get("source", "")),
             doc_hash=str(meta.get("doc_hash", "")),
+            kind=str(meta.get("kind", "passage")),
         )
 
 
@@ -102,6 +116,57 @@ def slug(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = re.sub(r"[^\w]+", "-", text, flags=re.UNICODE).strip("-")
     return text[:80] or "section"
+
+
+def question_chunks(banks: list[QuestionBank], chunks: list[Chunk]) -> tuple[list[Chunk], list[FileProblem]]:
+    """Question banks as chunks pointing at sections of their document's canonical version.
+
+    A bank for an unknown document, or a question under a heading the document does not have,
+    is reported and skipped (the rest of the bank is kept)."""
+    sections: dict[str, dict[str | None, Chunk]] = {}
+    for chunk in chunks:
+        if chunk.part == 0 and chunk.locale == CANONICAL_LOCALE:
+            heading = chunk.heading_path[1] if chunk.section and len(chunk.heading_path) > 1 else None
+            sections.setdefault(chunk.doc_id, {}).setdefault(heading, chunk)
+    out: list[Chunk] = []
+    problems: list[FileProblem] = []
+    for bank in banks:
+        targets = sections.get(bank.doc_id)
+        if not targets:
+            problems.append(FileProblem(bank.path, f"no {CANONICAL_LOCALE!r} document {bank.doc_id!r} to point at"))
+            continue
+        unknown = sorted({q.heading for q in bank.questions if q.heading not in targets}, key=str)
+        if unknown:
+            problems.append(FileProblem(bank.path, f"skipped questions under unknown headings: {unknown}"))
+        used: set[str] = set()
+        for question in bank.questions:
+            target = targets.get(question.heading)
+            key = hashlib.sha256(question.text.encode()).hexdigest()[:12]
+            if target is None or key in used:
+                continue
+            used.add(key)
+            out.append(
+                Chunk(
+                    id=f"q:{bank.doc_id}@{question.language}:{key}",
+                    doc_id=bank.doc_id,
+                    locale=question.language,
+                    title=target.title,
+                    heading_path=target.heading_path,
+                    section=target.section,
+                    part=0,
+                    text=question.text,
+                    policy_type=target.policy_type,
+                    scope=target.scope,
+                    version=target.version,
+                    effective_from=target.effective_from,
+                    intents=target.intents,
+                    facts={},
+                    source=bank.path,
+                    doc_hash=key,  # its own text: editing a neighbour re-embeds nothing else
+                    kind="question",
+                )
+            )
+    return out, problems
 
 
 # Bump when the splitting changes, so an unchanged source tree is still re-chunked once.

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.chunking import Chunk, Chunker
+from retrieval.chunking import Chunk, Chunker, question_chunks
 from retrieval.embeddings import Embedder
-from retrieval.sources import FileProblem, read_sources
+from retrieval.sources import FileProblem, read_questions, read_sources
 from retrieval.store import ChromaStore
 
 Progress = Callable[[int, int], None]
@@ -43,11 +43,12 @@ class IngestSummary:
     build: str
     switched: bool
     skipped: list[FileProblem] = field(default_factory=list)
+    questions: int = 0
 
     def line(self) -> str:
         state = "switched to" if self.switched else "unchanged:"
         return (
-            f"{self.documents} documents, {self.chunks} chunks: {self.added} added, {self.updated} updated, "
+            f"{self.documents} documents, {self.chunks} chunks + {self.questions} questions: {self.added} added, {self.updated} updated, "
             f"{self.removed} removed, {self.unchanged} unchanged; {self.embedded} embedded; "
             f"{len(self.skipped)} files skipped; {self.seconds:.2f} s ({state} {self.build})"
         )
@@ -91,6 +92,8 @@ async def ingest(
 ) -> IngestSummary:
     started = time.perf_counter()
     documents, problems = read_sources(source)
+    banks, bank_problems = read_questions(source)
+    problems += bank_problems
     if not documents:
         raise ValueError(f"no usable documents under {source} ({len(problems)} files skipped)")
     pointer = await store.pointer()
@@ -102,32 +105,39 @@ async def ingest(
     sources = hashlib.sha256(f"{embedder.name}|{chunker.signature}".encode())
     for document in sorted(documents, key=lambda d: d.key):
         sources.update(f"\n{document.key}\t{document.content_hash}".encode())
+    for bank in sorted(banks, key=lambda b: b.doc_id):
+        sources.update(f"\nquestions:{bank.doc_id}\t{bank.content_hash}".encode())
     source_digest = sources.hexdigest()
     if pointer and previous and not force and pointer.get("source_hash") == source_digest:
         n_chunks = int(pointer.get("chunks", 0))
+        n_questions = int(pointer.get("questions", 0))
         return IngestSummary(
             len(documents),
             n_chunks,
             0,
             0,
             0,
-            n_chunks,
+            n_chunks + n_questions,
             0,
             round(time.perf_counter() - started, 3),
             previous,
             False,
             problems,
+            n_questions,
         )
 
-    chunks = [chunk for document in documents for chunk in chunker.split(document)]
-    if not chunks:
+    passages = [chunk for document in documents for chunk in chunker.split(document)]
+    if not passages:
         raise ValueError(f"no usable documents under {source} ({len(problems)} files skipped)")
+    questions, question_problems = question_chunks(banks, passages)
+    problems += question_problems
+    chunks = passages + questions
     digest = manifest_hash(chunks, embedder.name)
     if pointer and previous and not force and pointer.get("manifest_hash") == digest:
         await store.set_pointer({**pointer, "source_hash": source_digest})
         return IngestSummary(
             len(documents),
-            len(chunks),
+            len(passages),
             0,
             0,
             0,
@@ -137,6 +147,7 @@ async def ingest(
             previous,
             False,
             problems,
+            len(questions),
         )
 
     hashes = {chunk.id: chunk.content_hash for chunk in chunks}
@@ -189,7 +200,8 @@ async def ingest(
             "manifest_hash": digest,
             "source_hash": source_digest,
             "documents": len(documents),
-            "chunks": len(chunks),
+            "chunks": len(passages),
+            "questions": len(questions),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
@@ -199,7 +211,7 @@ async def ingest(
             await store.delete(name)
     return IngestSummary(
         len(documents),
-        len(chunks),
+        len(passages),
         added,
         updated,
         removed,
@@ -209,4 +221,5 @@ async def ingest(
         build,
         True,
         problems,
+        len(questions),
     )

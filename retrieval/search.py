@@ -2,11 +2,16 @@
 
 Ranking rules, in order:
 1. Candidates: the top passages by cosine similarity and by BM25, within the filters. Passages
-   scoped to a seller are only candidates for that seller's orders.
+   scoped to a seller are only candidates for that seller's orders. The vectors include each
+   document's buyer questions (kb_sources/questions/): a question close to the query stands for
+   the section it points at, with the question's similarity when that is the higher one.
 2. Fusion: a weighted sum of the cosine similarity and the BM25 score (normalised to the best
-   hit). BM25 only counts passages in the query's own language: across languages it matches
-   shared word stems by accident, and the multilingual vectors carry meaning across languages.
-   An optional intent prior (the triage model's intent probabilities) adds weight to the
+   hit). BM25 only counts passages and buyer questions in the query's own language: across
+   languages it matches shared word stems by accident, and the multilingual vectors carry
+   meaning across languages. A document whose records fill much of the query's vector
+   neighbourhood gets a vote (a softmax share over the fetched neighbours), so one stray
+   question close to the query does not outrank a document many questions agree on. An
+   optional intent prior (the triage model's intent probabilities) adds weight to the
    documents whose front matter says they serve that intent.
 3. Locale: a document's passages are shown in the buyer's language when that translation exists,
    otherwise in canonical English; a hit in another translation lends its score to the same
@@ -19,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.chunking import Chunk
+from retrieval.chunking import CANONICAL_LOCALE, Chunk
 from retrieval.embeddings import Embedder
 from retrieval.lexical import BM25Index
 from retrieval.store import ChromaStore, StoreUnavailable
@@ -34,10 +40,11 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 Mode = Literal["hybrid", "dense", "lexical"]
-CANONICAL_LOCALE = "en"
 LEXICAL_WEIGHT = 0.15
 INTENT_WEIGHT = 0.1
 SELLER_BOOST = 0.25
+VOTE_WEIGHT = 0.2
+VOTE_TAU = 0.1
 POINTER_CHECK_SECONDS = 5.0
 
 
@@ -57,6 +64,7 @@ class Hit:
     lexical: float | None = None
     rank_dense: int | None = None
     rank_lexical: int | None = None
+    question: str | None = None  # the buyer question that matched, when it beat the passage itself
 
 
 @dataclass(slots=True)
@@ -79,9 +87,11 @@ class Filters:
 class _Build:
     """One build's chunks in memory: the catalog, the BM25 index and column arrays for masks."""
 
-    def __init__(self, name: str, pointer: dict[str, Any], chunks: list[Chunk]) -> None:
+    def __init__(self, name: str, pointer: dict[str, Any], records: list[Chunk]) -> None:
         self.name = name
         self.pointer = pointer
+        self.records = len(records)
+        chunks = [c for c in records if not c.is_question]
         self.chunks = chunks
         self.by_id = {c.id: i for i, c in enumerate(chunks)}
         self.lexical = BM25Index([c.index_text for c in chunks])
@@ -99,6 +109,56 @@ class _Build:
             self.sections.setdefault((c.doc_id, c.locale, c.section, c.part), i)
             self.sections.setdefault((c.doc_id, c.locale, c.section, -1), i)
             self.sections.setdefault((c.doc_id, c.locale, -1, -1), i)
+        # A question stands for the first passage of its section, in every locale there is.
+        self.questions: dict[str, tuple[str, list[int]]] = {}
+        for q in records:
+            if q.is_question:
+                locales = sorted(self.locales_of.get(q.doc_id, ()), key=lambda x: (x != CANONICAL_LOCALE, x))
+                targets = [self.sections[k] for x in locales if (k := (q.doc_id, x, q.section, -1)) in self.sections]
+                if targets:
+                    self.questions[q.id] = (q.text, targets)
+        self.questions_per_doc = Counter(self.chunks[t[0]].doc_id for _, t in self.questions.values())
+        # The questions are also lexical keys, in their own languages (most have no passages).
+        self.question_ids = list(self.questions)
+        self.question_lexical = BM25Index([self.questions[i][0] for i in self.question_ids])
+        languages = {q.id: q.locale for q in records if q.is_question}
+        self.question_language = np.array([languages[i] for i in self.question_ids], dtype=object)
+        self.question_languages = set(self.question_language.tolist())
+
+    def resolve(
+        self, found: list[tuple[str, float]], mask: npt.NDArray[np.bool_], votes: dict[str, float] | None = None
+    ) -> list[tuple[int, float, str | None]]:
+        """Vector hits as allowed passages, best first: a question becomes the passage it points
+        at; a passage reached twice keeps its best similarity. ``votes`` collects, per document,
+        how much of the neighbourhood (every record, not only the best per passage) is its."""
+        out: list[tuple[int, float, str | None]] = []
+        seen: set[int] = set()
+        best = found[0][1] if found else 0.0
+        for record_id, similarity in found:
+            question = None
+            if record_id in self.by_id:
+                index = self.by_id[record_id]
+                if not mask[index]:
+                    continue
+            elif record_id in self.questions:
+                question, targets = self.questions[record_id]
+                allowed = [t for t in targets if mask[t]]
+                if not allowed:
+                    continue
+                index = allowed[0]
+            else:
+                continue
+            if votes is not None:
+                doc = self.chunks[index].doc_id
+                votes[doc] = votes.get(doc, 0.0) + float(np.exp((similarity - best) / VOTE_TAU))
+            if index not in seen:
+                seen.add(index)
+                out.append((index, similarity, question))
+        if votes:
+            total = sum(votes.values())
+            for doc in votes:
+                votes[doc] /= total
+        return out
 
     @staticmethod
     def allowed_scopes(filters: Filters) -> list[str]:
@@ -125,7 +185,8 @@ class _Build:
         if filters.policy_types:
             clauses.append({"policy_type": {"$in": filters.policy_types}})
         if filters.locales:
-            clauses.append({"locale": {"$in": filters.locales}})
+            # A question in any language may stand for a passage in the wanted locales.
+            clauses.append({"$or": [{"locale": {"$in": filters.locales}}, {"kind": "question"}]})
         if filters.doc_ids:
             clauses.append({"doc_id": {"$in": filters.doc_ids}})
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -137,6 +198,25 @@ class _Build:
         if CANONICAL_LOCALE in available:
             return CANONICAL_LOCALE
         return sorted(available)[0] if available else CANONICAL_LOCALE
+
+    def shown(self, index: int, language: str | None, mask: npt.NDArray[np.bool_] | None) -> int | None:
+        """The passage to show for a hit: its translation in the preferred locale, within the
+        filters; a hit in a locale the filters leave out (lexical matching in the buyer's own
+        language) is shown in an allowed translation, or not at all."""
+        chunk = self.chunks[index]
+        allowed = mask is None or bool(mask[index])
+        target = self.preferred_locale(chunk.doc_id, language)
+        if chunk.locale != target:
+            other = self.counterpart(chunk, target)
+            if other is not None and (mask is None or mask[other]):
+                return other
+        if allowed:
+            return index
+        for locale in sorted(self.locales_of.get(chunk.doc_id, ())):
+            other = self.counterpart(chunk, locale)
+            if other is not None and mask is not None and mask[other]:
+                return other
+        return None
 
     def counterpart(self, chunk: Chunk, locale: str) -> int | None:
         for key in (
@@ -287,7 +367,8 @@ class KnowledgeBase:
         mask = build.mask(filters)
         n_candidates = max(candidates, k + 10)
 
-        dense: list[tuple[int, float]] = []
+        dense: list[tuple[int, float, str | None]] = []
+        votes: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
             t0 = time.perf_counter()
             if vector is None:
@@ -295,56 +376,92 @@ class KnowledgeBase:
             timings["embed_ms"] = round((time.perf_counter() - t0) * 1000, 3)
             t0 = time.perf_counter()
             if mask.any():
-                dense = await self._dense(build, vector, mask, filters, n_candidates)
+                dense = await self._dense(build, vector, mask, filters, n_candidates, votes)
             timings["dense_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         lexical: list[tuple[int, float]] = []
         if mode in ("hybrid", "lexical"):
             t0 = time.perf_counter()
             lexical_mask: npt.NDArray[np.bool_] | None = mask
             if mode == "hybrid" and language and language in build.locales:
-                lexical_mask = mask & (build.locale == language)
+                # The buyer's own language, even when a locale filter leaves it out: the match
+                # is then shown in an allowed translation.
+                lexical_mask = build.mask(replace(filters, locales=None)) & (build.locale == language)
             elif mode == "hybrid":
                 lexical_mask = None  # no passages in this language: lexical matches would be accidents
             lexical = build.lexical.top(text, n_candidates, lexical_mask) if lexical_mask is not None else []
+            if language in build.question_languages:
+                lexical = self._with_questions(build, text, language, lexical, mask, n_candidates)
             timings["lexical_ms"] = round((time.perf_counter() - t0) * 1000, 3)
 
         t0 = time.perf_counter()
-        hits = self._fuse(build, dense, lexical, language, filters.seller, intent_prior or {}, mask)
+        hits = self._fuse(build, dense, lexical, language, filters.seller, intent_prior or {}, mask, votes)
         timings["fuse_ms"] = round((time.perf_counter() - t0) * 1000, 3)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return SearchResult(hits[:k], truncated, notes, timings)
 
-    async def _dense(
-        self, build: _Build, vector: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_], filters: Filters, n: int
+    @staticmethod
+    def _with_questions(
+        build: _Build,
+        text: str,
+        language: str | None,
+        lexical: list[tuple[int, float]],
+        mask: npt.NDArray[np.bool_],
+        n: int,
     ) -> list[tuple[int, float]]:
-        """Nearest allowed chunks. Chroma's metadata filter costs several times the vector search
+        """Passage BM25 merged with BM25 over the buyer questions in the query's language, each
+        scaled to its best hit; a passage keeps the better of the two."""
+        best: dict[int, float] = {}
+        top = max((s for _, s in lexical), default=0.0)
+        for index, score in lexical:
+            best[index] = score / top
+        found = build.question_lexical.top(text, 4 * n, build.question_language == language)
+        top = max((s for _, s in found), default=0.0)
+        resolved = build.resolve([(build.question_ids[i], s / top) for i, s in found], mask)
+        for index, score, _ in resolved:
+            best[index] = max(best.get(index, 0.0), score)
+        return sorted(best.items(), key=lambda kv: -kv[1])[:n]
+
+    async def _dense(
+        self,
+        build: _Build,
+        vector: npt.NDArray[np.float32],
+        mask: npt.NDArray[np.bool_],
+        filters: Filters,
+        n: int,
+        votes: dict[str, float],
+    ) -> list[tuple[int, float, str | None]]:
+        """Nearest allowed passages. Chroma's metadata filter costs several times the vector search
         itself, so when most of the index is allowed we over-fetch unfiltered and filter here;
-        a narrow filter (few allowed chunks) goes to Chroma's filtered query instead."""
+        a narrow filter (few allowed chunks) goes to Chroma's filtered query instead. Questions
+        share the index, so several records can stand for one passage: fetch more than ``n``."""
         allowed = int(mask.sum())
         n = min(n, allowed)
+        fetch = n if not build.questions else 4 * n
         if allowed >= 0.5 * len(build.chunks):
-            found = await self.store.query(build.name, vector, min(len(build.chunks), 2 * n + 20))
-            hits = [(build.by_id[i], s) for i, s in found if i in build.by_id and mask[build.by_id[i]]]
+            found = await self.store.query(build.name, vector, min(build.records, 2 * fetch + 20))
+            hits = build.resolve(found, mask, votes)
             if len(hits) >= n:
                 return hits[:n]
-        found = await self.store.query(build.name, vector, n, build.where(filters))
-        return [(build.by_id[i], s) for i, s in found if i in build.by_id]
+            votes.clear()
+        found = await self.store.query(build.name, vector, min(build.records, fetch), build.where(filters))
+        return build.resolve(found, mask, votes)[:n]
 
     @staticmethod
     def _fuse(
         build: _Build,
-        dense: list[tuple[int, float]],
+        dense: list[tuple[int, float, str | None]],
         lexical: list[tuple[int, float]],
         language: str | None,
         seller: str | None,
         intent_prior: dict[str, float],
         mask: npt.NDArray[np.bool_] | None = None,
+        votes: dict[str, float] | None = None,
     ) -> list[Hit]:
         hits: dict[int, Hit] = {}
-        floor = min((s for _, s in dense), default=0.0)
-        for rank, (index, similarity) in enumerate(dense):
+        floor = min((s for _, s, _ in dense), default=0.0)
+        for rank, (index, similarity, question) in enumerate(dense):
             hit = hits.setdefault(index, Hit(build.chunks[index], 0.0))
-            hit.dense, hit.rank_dense = round(similarity, 4), rank + 1
+            hit.dense, hit.rank_dense, hit.question = round(similarity, 4), rank + 1, question
         top_lexical = max((s for _, s in lexical), default=0.0)
         for rank, (index, score) in enumerate(lexical):
             hit = hits.setdefault(index, Hit(build.chunks[index], 0.0))
@@ -356,23 +473,34 @@ class KnowledgeBase:
             lexical_part = (hit.lexical or 0.0) / top_lexical if top_lexical else 0.0
             weight = 1.0 if dense else 0.0
             hit.score = weight * dense_part + (LEXICAL_WEIGHT if dense else 1.0) * lexical_part
+            if votes:
+                hit.score += VOTE_WEIGHT * votes.get(hit.chunk.doc_id, 0.0)
             # The style guide lists every intent but answers none of them: no prior for it.
             if intent_prior and hit.chunk.policy_type != "style_guide":
                 hit.score += INTENT_WEIGHT * sum(p for i, p in intent_prior.items() if i in hit.chunk.intents)
 
         # Show each document in the buyer's language when it exists, else in English.
         merged: dict[int, Hit] = {}
-        for index, hit in hits.items():
-            target = build.preferred_locale(hit.chunk.doc_id, language)
-            if hit.chunk.locale != target:
-                other = build.counterpart(hit.chunk, target)
-                # A translation outside the filters (a locale filter) is not shown instead.
-                if other is not None and (mask is None or mask[other]):
-                    index = other
-                    hit = Hit(build.chunks[other], hit.score, hit.dense, hit.lexical, hit.rank_dense, hit.rank_lexical)
+        for found, hit in hits.items():
+            shown = build.shown(found, language, mask)
+            if shown is None:
+                continue
+            index = shown
+            if index != found:
+                hit = Hit(
+                    build.chunks[index],
+                    hit.score,
+                    hit.dense,
+                    hit.lexical,
+                    hit.rank_dense,
+                    hit.rank_lexical,
+                    hit.question,
+                )
             if index in merged:
                 # Two translations of one passage: keep the stronger score.
                 kept = merged[index]
+                if hit.score > kept.score:
+                    kept.question = hit.question
                 kept.score = max(kept.score, hit.score)
                 kept.dense = max(filter(None, (kept.dense, hit.dense)), default=None)
                 kept.lexical = max(filter(None, (kept.lexical, hit.lexical)), default=None)

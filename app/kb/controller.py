@@ -43,6 +43,7 @@ def passage(hit: Hit) -> Passage:
         version=c.version,
         dense_similarity=hit.dense,
         lexical_score=hit.lexical,
+        matched_question=hit.question,
     )
 
 
@@ -124,10 +125,12 @@ class KnowledgeBaseController(Controller):
                     effective_from=chunk.effective_from,
                     chunks=1,
                     source=chunk.source,
+                    questions=build.questions_per_doc.get(chunk.doc_id, 0),
                 )
         return DocumentsOut(
             build=build.name,
             embedder=str(build.pointer.get("embedder")),
             built_at=build.pointer.get("built_at"),
             documents=sorted(docs.values(), key=lambda d: (d.id, d.locale)),
+            questions=len(build.questions),
         )

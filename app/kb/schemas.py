@@ -45,6 +45,7 @@ class Passage(msgspec.Struct, kw_only=True):
     version: int
     dense_similarity: float | None = None
     lexical_score: float | None = None
+    matched_question: str | None = None  # the KB's buyer question that brought this passage up
 
 
 class SearchOut(msgspec.Struct, kw_only=True):
@@ -65,6 +66,7 @@ class DocumentInfo(msgspec.Struct, kw_only=True):
     effective_from: str
     chunks: int
     source: str
+    questions: int = 0  # buyer questions (any language) pointing at this document
 
 
 class DocumentsOut(msgspec.Struct, kw_only=True):
@@ -72,3 +74,4 @@ class DocumentsOut(msgspec.Struct, kw_only=True):
     embedder: str
     built_at: str | None
     documents: list[DocumentInfo]
+    questions: int = 0

@@ -33,7 +33,7 @@ SMALL_KB = {
     "de": ["damaged-items", "returns-policy"],
 }
 SUMMARY = re.compile(
-    r"^(\d+) documents, (\d+) chunks: (\d+) added, (\d+) updated, (\d+) removed, (\d+) unchanged; "
+    r"^(\d+) documents, (\d+) chunks \+ \d+ questions: (\d+) added, (\d+) updated, (\d+) removed, (\d+) unchanged; "
     r"(\d+) embedded; (\d+) files skipped; [\d.]+ s \((switched to|unchanged:) (\S+)\)$"
 )
 
@@ -229,6 +229,55 @@ async def test_deleting_a_document_removes_its_chunks(
     (sources / "en" / "refunds-timing.md").unlink()
     third = await ingest(store, embedder, sources, chunker)
     assert sorted(await store.list_builds()) == sorted([second.build, third.build])
+
+
+async def test_question_banks_are_ingested_as_keys_for_their_sections(
+    store: ChromaStore, embedder: CountingEmbedder, sources: Path, chunker: Chunker
+) -> None:
+    (sources / "questions").mkdir()
+    for doc_id in ("damaged-items", "lost-parcel"):
+        shutil.copy(KB / "questions" / f"{doc_id}.yaml", sources / "questions" / f"{doc_id}.yaml")
+
+    first = await ingest(store, embedder, sources, chunker)
+
+    assert first.questions > 2 * 40  # each bank holds dozens of questions in 14 languages
+    assert first.added == first.embedded == first.chunks + first.questions
+    assert SUMMARY.match(first.line()), first.line()
+    stored = await store.get_all(first.build)
+    kinds = {m["kind"] for m in stored["metadatas"]}
+    assert kinds == {"passage", "question"}
+    questions = [(i, d, m) for i, d, m in zip(stored["ids"], stored["documents"], stored["metadatas"], strict=True)]
+    questions = [q for q in questions if q[2]["kind"] == "question"]
+    assert len(questions) == first.questions
+    assert {m["doc_id"] for _, _, m in questions} == {"damaged-items", "lost-parcel"}
+    assert len({m["locale"] for _, _, m in questions}) >= 10
+    # A buyer question is embedded alone, without the document title in front of it.
+    assert {d for _, d, _ in questions} <= set(embedder.seen)
+
+    # The catalog keeps questions out of the passages: nothing else sees them.
+    kb = KnowledgeBase(store, embedder)
+    assert all(not c.is_question for c in await kb.chunks())
+    result = await kb.search("Paczka nie dotarła, kurier nic nie wie od dwóch tygodni", k=3, language="pl")
+    top = result.hits[0]
+    assert top.chunk.doc_id == "lost-parcel" and not top.chunk.is_question
+    assert top.question is not None  # brought up by one of the bank's questions
+
+    # Editing one question re-embeds that question only.
+    bank = sources / "questions" / "lost-parcel.yaml"
+    text = bank.read_text(encoding="utf-8")
+    old = questions[[m["doc_id"] for _, _, m in questions].index("lost-parcel")][1]
+    bank.write_text(text.replace(f'"{old}"', '"My parcel vanished somewhere between two depots"', 1), encoding="utf-8")
+    embedder.seen.clear()
+    second = await ingest(store, embedder, sources, chunker)
+    assert embedder.seen == ["My parcel vanished somewhere between two depots"]
+    assert (second.added, second.removed, second.updated) == (1, 1, 0)
+
+    # Removing a bank removes its questions and nothing else.
+    bank.unlink()
+    third = await ingest(store, embedder, sources, chunker)
+    lost_questions = sum(1 for _, _, m in questions if m["doc_id"] == "lost-parcel")
+    assert third.questions == first.questions - lost_questions
+    assert third.chunks == first.chunks and third.embedded == 0
 
 
 async def test_a_malformed_file_is_skipped_with_its_path_and_reason(

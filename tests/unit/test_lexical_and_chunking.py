@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from app.lib import tokens
-from retrieval.chunking import Chunk, Chunker, slug
+from retrieval.chunking import Chunk, Chunker, question_chunks, slug
 from retrieval.lexical import BM25Index, tokenize
-from retrieval.sources import Document, SourceError, parse_file, read_sources
+from retrieval.sources import Document, SourceError, parse_file, read_questions, read_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 KB = ROOT / "kb_sources"
@@ -336,3 +336,106 @@ def test_plain_text_file(tmp_path: Path, chunker: Chunker) -> None:
     assert document.body == "Bitte Fotos beilegen."
     chunks = chunker.split(document)
     assert [c.id for c in chunks] == ["hinweis@de#summary~0"]
+
+
+# ---------------------------------------------------------------- buyer-question banks
+BANK = """\
+doc_id: sample-doc
+sections:
+  - heading: null
+    questions:
+      en: ["Can I send this back?"]
+  - heading: Return window
+    questions:
+      en: ["How many days do I have to return a jacket?", "Am I still in time to return it?"]
+      pl: ["Ile mam dni na zwrot butów?"]
+  - heading: A heading the document does not have
+    questions:
+      en: ["Where does this question go?"]
+"""
+
+
+def sample_with_sections(chunker: Chunker) -> list[Chunk]:
+    body = "# Sample\n\nIntro text about returns.\n\n## Return window\n\nThirty days.\n\n## Condition\n\nUnused."
+    doc = Document("sample-doc", "Sample", "en", "returns", "platform", 2, "2026-03-01", body, "en/sample-doc.md")
+    return chunker.split(doc)
+
+
+def test_question_bank_is_parsed_and_points_at_sections(tmp_path: Path, chunker: Chunker) -> None:
+    write(tmp_path / "questions" / "sample-doc.yaml", BANK)
+    banks, problems = read_questions(tmp_path)
+    assert problems == []
+    assert [(q.language, q.heading) for q in banks[0].questions][:3] == [
+        ("en", None),
+        ("en", "Return window"),
+        ("en", "Return window"),
+    ]
+
+    passages = sample_with_sections(chunker)
+    questions, problems = question_chunks(banks, passages)
+    by_text = {q.text: q for q in questions}
+    assert by_text["Can I send this back?"].section == 0
+    assert by_text["Ile mam dni na zwrot butów?"].section == 1
+    assert by_text["Ile mam dni na zwrot butów?"].locale == "pl"
+    assert by_text["Ile mam dni na zwrot butów?"].heading_path == ["Sample", "Return window"]
+    assert all(q.is_question and q.index_text == q.text for q in questions)  # no title prefix
+    assert "Where does this question go?" not in by_text
+    assert [p.path for p in problems] == ["questions/sample-doc.yaml"]
+    assert "A heading the document does not have" in problems[0].reason
+    # Stable ids: the same question keeps its id across runs; the kind survives Chroma metadata.
+    again, _ = question_chunks(read_questions(tmp_path)[0], passages)
+    assert [q.id for q in again] == [q.id for q in questions]
+    one = questions[1]
+    assert Chunk.from_record(one.id, one.text, one.metadata()) == one
+
+
+def test_question_bank_for_an_unknown_document_is_reported(tmp_path: Path, chunker: Chunker) -> None:
+    write(tmp_path / "questions" / "sample-doc.yaml", BANK.replace("sample-doc", "gone-doc"))
+    banks, _ = read_questions(tmp_path)
+    questions, problems = question_chunks(banks, sample_with_sections(chunker))
+    assert questions == []
+    assert problems[0].reason == "no 'en' document 'gone-doc' to point at"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("doc_id: x\nsections: [oops", "not valid YAML"),
+        ("- just a list", "expected a mapping"),
+        ("doc_id: Bad Id\nsections: []", "must be lowercase"),
+        ('doc_id: x\nsections:\n  - heading: null\n    questions:\n      english: ["Hello there?"]', "language code"),
+        ('doc_id: x\nsections:\n  - heading: null\n    questions:\n      en: [""]', "empty or too long"),
+        ("doc_id: x\nsections: []", "no questions"),
+    ],
+)
+def test_broken_question_banks_are_skipped_with_a_reason(tmp_path: Path, content: str, reason: str) -> None:
+    write(tmp_path / "questions" / "x.yaml", content)
+    write(
+        tmp_path / "questions" / "good.yaml",
+        'doc_id: good\nsections:\n  - heading: null\n    questions:\n      en: ["Fine?"]',
+    )
+    banks, problems = read_questions(tmp_path)
+    assert [b.doc_id for b in banks] == ["good"]
+    assert len(problems) == 1 and problems[0].path == "questions/x.yaml"
+    assert reason in problems[0].reason
+
+
+def test_question_files_are_not_read_as_documents(tmp_path: Path) -> None:
+    write(tmp_path / "en" / "good.md", front(id="good") + "# Good\n\nFine.")
+    write(tmp_path / "questions" / "README.md", "# How to write buyer questions")
+    write(
+        tmp_path / "questions" / "good.yaml",
+        'doc_id: good\nsections:\n  - heading: null\n    questions:\n      en: ["Fine?"]',
+    )
+    documents, problems = read_sources(tmp_path)
+    assert [d.key for d in documents] == ["good@en"] and problems == []
+
+
+def test_the_shipped_question_banks_point_at_real_sections(chunker: Chunker) -> None:
+    documents, _ = read_sources(KB)
+    banks, problems = read_questions(KB)
+    assert problems == []
+    passages = [c for d in documents if d.locale == "en" for c in chunker.split(d)]
+    questions, problems = question_chunks(banks, passages)
+    assert problems == []
+    assert len({q.doc_id for q in questions}) == len(banks)
