@@ -61,6 +61,11 @@ def manifest_hash(chunks: list[Chunk], embedder_name: str) -> str:
     return digest.hexdigest()
 
 
+def text_hash(chunk: Chunk) -> str:
+    """What the vector depends on: the embedded text."""
+    return hashlib.sha256(chunk.index_text.encode()).hexdigest()
+
+
 def terminal_progress(label: str) -> Progress | None:
     """A tqdm bar on a terminal; nothing when output is piped (CI logs stay readable)."""
     if not sys.stderr.isatty():
@@ -151,9 +156,14 @@ async def ingest(
         )
 
     hashes = {chunk.id: chunk.content_hash for chunk in chunks}
+    text_hashes = {chunk.id: text_hash(chunk) for chunk in chunks}
     old_hashes: dict[str, str] = {}
+    old_text_hashes: dict[str, str] = {}
     if previous:
         existing = await store.get_all(previous)
+        old_text_hashes = {
+            i: str(m.get("text_hash", "")) for i, m in zip(existing["ids"], existing["metadatas"], strict=False)
+        }
         old_hashes = {
             i: str(m.get("content_hash", "")) for i, m in zip(existing["ids"], existing["metadatas"], strict=False)
         }
@@ -166,7 +176,8 @@ async def ingest(
     reuse: dict[str, Any] = {}
     same_model = pointer is not None and pointer.get("embedder") == embedder.name
     if previous and same_model and not force:
-        keep = [i for i, h in hashes.items() if old_hashes.get(i) == h]
+        # The vector depends on the embedded text only: a version bump re-writes metadata, not vectors.
+        keep = [i for i, h in text_hashes.items() if old_text_hashes.get(i) == h or old_hashes.get(i) == hashes[i]]
         if keep:
             got = await store.get_all(previous, embeddings=True, ids=keep)
             reuse = dict(zip(got["ids"], got["embeddings"], strict=False))
@@ -184,7 +195,9 @@ async def ingest(
     build = f"{store.prefix}-{datetime.now(UTC):%Y%m%dt%H%M%S}-{secrets.token_hex(3)}"
     ids = [chunk.id for chunk in chunks]
     matrix = np.vstack([np.asarray(reuse.get(i, vectors.get(i)), dtype=np.float32) for i in ids])
-    metadatas = [{**chunk.metadata(), "content_hash": chunk.content_hash} for chunk in chunks]
+    metadatas = [
+        {**chunk.metadata(), "content_hash": chunk.content_hash, "text_hash": text_hashes[chunk.id]} for chunk in chunks
+    ]
     try:
         await store.add(build, ids, matrix, [chunk.text for chunk in chunks], metadatas)
     except BaseException:
