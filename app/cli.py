@@ -183,26 +183,38 @@ def cmd_kb_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_search(args: argparse.Namespace) -> int:
-    from retrieval.embeddings import BundledEmbedder
-    from retrieval.search import Filters, open_knowledge_base
+    from app.kb import service as kb_service
+    from app.services import Services
+    from retrieval.search import Filters
 
     settings = _settings(args)
     _prepare(settings)
 
     async def run() -> None:
-        kb = await open_knowledge_base(settings, BundledEmbedder())
-        result = await kb.search(
-            args.query, k=args.k, language=args.language, filters=Filters(seller=args.seller), mode=args.mode
-        )
+        # The same search as POST /v1/kb/search: detected language, intent prior.
+        services = await Services.start(settings)
+        try:
+            result, language = await kb_service.search(
+                services,
+                args.query,
+                k=args.k,
+                language=args.language,
+                filters=Filters(seller=args.seller),
+                mode=args.mode,
+            )
+        finally:
+            await services.close()
+        print(f"language: {language or 'unknown'}")
         for note in result.notes:
             print(f"note: {note}")
         for rank, hit in enumerate(result.hits, 1):
             c = hit.chunk
             print(f"{rank}. {hit.score:.4f}  {c.anchor}  [{c.policy_type}, {c.scope}, {c.locale}]")
             print(f"   {' › '.join(c.heading_path)}")
+            if hit.question:
+                print(f"   matched buyer question: {hit.question}")
             print(f"   {c.text[:160].replace(chr(10), ' ')}…")
         print(f"({result.timings_ms.get('total_ms')} ms)")
-        await kb.close()
 
     asyncio.run(run())
     return 0

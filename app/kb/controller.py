@@ -7,6 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from app.auth.guards import requires
+from app.kb import service as kb_service
 from app.kb.schemas import DocumentInfo, DocumentsOut, Passage, SearchFilters, SearchIn, SearchOut
 from app.lib.errors import ErrorDetail, ServiceUnavailable, Unprocessable
 from app.services import Services
@@ -56,19 +57,6 @@ class KnowledgeBaseController(Controller):
     )
     async def search(self, data: JSONBody[SearchIn], services: NamedDependency[Services]) -> SearchOut:
         kb = services.require_kb()
-        language = data.language
-        prior: dict[str, float] = {}
-        vector = None
-        triager = services.triager
-        if triager is not None:
-            if language is None:
-                guess = triager.languages.identify(data.query)
-                language = guess.code if guess.code != "und" else None
-            if data.mode == "hybrid":
-                # One embedding for both the intent prior and the vector search, when both use
-                # the same model (REPLYDESK_EMBEDDINGS may give retrieval a model of its own).
-                vector = kb.query_vector(data.query) if kb.embedder is triager.embedder else None
-                prior = triager.intent_prior(data.query[:2000], vector=vector)
         f = data.filters or None
         filters = Filters(
             policy_types=[p.value for p in f.policy_type] if f and f.policy_type else None,
@@ -83,14 +71,8 @@ class KnowledgeBaseController(Controller):
                 if details:
                     message = "; ".join(f"{d.field}: {d.problem}" for d in details)
                     raise Unprocessable(message, details=details)
-            result = await kb.search(
-                data.query,
-                k=data.k,
-                language=language,
-                filters=filters,
-                mode=data.mode,
-                intent_prior=prior,
-                vector=vector,
+            result, language = await kb_service.search(
+                services, data.query, k=data.k, language=data.language, filters=filters, mode=data.mode
             )
         except (StoreUnavailable, IndexMissing, IndexMismatch) as exc:
             raise ServiceUnavailable(f"knowledge base unavailable: {exc}") from exc
