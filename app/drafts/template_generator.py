@@ -38,8 +38,8 @@ _META = re.compile(
 )
 
 
-def key_sentence(passage: PassageRef, query: str, min_shared: int = 2) -> str | None:
-    """The passage sentence sharing most words with the buyer's message (40–300 characters),
+def key_sentence(passage: PassageRef, query: str, min_shared: int = 2) -> tuple[str, float] | None:
+    """The passage sentence sharing most words with ``query`` (40–300 characters) and its score,
     if it shares at least ``min_shared`` of them; sentences about the article itself are skipped."""
     wanted = set(tokenize(query))
     best, best_score = None, 0.0
@@ -53,7 +53,7 @@ def key_sentence(passage: PassageRef, query: str, min_shared: int = 2) -> str | 
         score = len(words & wanted) / (len(words) ** 0.5)
         if score > best_score:
             best, best_score = sentence, score
-    return best
+    return (best, best_score) if best is not None else None
 
 
 class TemplateGenerator:
@@ -122,16 +122,18 @@ class TemplateGenerator:
         if not inst.shorter:
             # Only passages of documents that serve this intent: a quote must be on topic.
             on_topic = {p.doc_id for p in ctx.passages if intent in p.intents}
-            for passage in ctx.passages[:4]:
-                if passage.locale != locale or passage.doc_id not in on_topic:
-                    continue
-                sentence = key_sentence(passage, ctx.ticket.message)
-                if sentence and sentence not in " ".join(s.text for s in sentences):
-                    text = book.render(
-                        book.phrase("policy_quote"), {"document_title": passage.title, "sentence": sentence}
-                    )
-                    sentences.append(Sentence(text, [passage.chunk_id]))
-                    break
+            # The quote should back what the reply says: match the buyer's words and ours.
+            said = " ".join(s.text for s in sentences)
+            quotes = [
+                (found, passage)
+                for passage in ctx.passages[:4]
+                if passage.locale == locale and passage.doc_id in on_topic
+                if (found := key_sentence(passage, f"{ctx.ticket.message} {said}")) and found[0] not in said
+            ]
+            if quotes:
+                (sentence, _), passage = max(quotes, key=lambda q: q[0][1])
+                text = book.render(book.phrase("policy_quote"), {"document_title": passage.title, "sentence": sentence})
+                sentences.append(Sentence(text, [passage.chunk_id]))
 
         for item in inst.unknown:
             notes.append(f"instruction not applied by the template generator: {item!r}")

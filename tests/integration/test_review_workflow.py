@@ -544,3 +544,24 @@ async def test_a_draft_never_asks_for_an_order_number_it_already_has(api: Api) -
     assert "TW-4821-7730" in draft["body"]
     assert "Bestellnummer schicken" not in draft["body"]  # no item name: the plain phrasing is used
     assert "beschädigt angekommen" in draft["body"]
+
+
+async def test_the_quoted_policy_sentence_backs_the_reply(api: Api) -> None:
+    # The order has not shipped, so the reply says it can be cancelled; the quote must not be the
+    # cancellation article's "once shipped, it can no longer be cancelled" sentence.
+    payload = {
+        "message": "kann ich die bestellung TW-7455-3106 noch stornieren? hab den stuhl woanders günstiger gefunden",
+        "customer": {"name": "Tim Neumann", "locale": "de-DE"},
+        "order": {
+            "id": "TW-7455-3106",
+            "status": "paid",
+            "placed_at": "2026-12-14",
+            "seller": {"id": "pixelport", "name": "PixelPort"},
+            "payment_method": "paypal",
+        },
+    }
+    draft = (await api.post("/v1/drafts", payload)).json()
+    body = draft["body"]
+    assert "kostenlos stornieren" in body
+    quote = body.split("heißt es dazu:", 1)[1].split("\n", 1)[0]
+    assert "stornier" in quote and "nicht mehr" not in quote, quote
