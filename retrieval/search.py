@@ -411,13 +411,12 @@ class KnowledgeBase:
         """Passage BM25 merged with BM25 over the buyer questions in the query's language, each
         scaled to its best hit; a passage keeps the better of the two."""
         best: dict[int, float] = {}
-        top = max((s for _, s in lexical), default=0.0)
+        top = max((s for _, s in lexical), default=0.0) or 1.0
         for index, score in lexical:
             best[index] = score / top
         found = build.question_lexical.top(text, 4 * n, build.question_language == language)
-        top = max((s for _, s in found), default=0.0)
-        resolved = build.resolve([(build.question_ids[i], s / top) for i, s in found], mask)
-        for index, score, _ in resolved:
+        top = max((s for _, s in found), default=0.0) or 1.0
+        for index, score, _ in build.resolve([(build.question_ids[i], s / top) for i, s in found], mask):
             best[index] = max(best.get(index, 0.0), score)
         return sorted(best.items(), key=lambda kv: -kv[1])[:n]
 
