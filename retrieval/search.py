@@ -8,7 +8,7 @@ Ranking rules, in order:
 2. Fusion: a weighted sum of the cosine similarity and the BM25 score (normalised to the best
    hit). BM25 only counts passages and buyer questions in the query's own language: across
    languages it matches shared word stems by accident, and the multilingual vectors carry
-   meaning across languages. A document whose records fill much of the query's vector
+   meaning across languages (Arabic, which the tokenizer cannot stem, gets vectors only). A document whose records fill much of the query's vector
    neighbourhood gets a vote (a softmax share over the fetched neighbours), so one stray
    question close to the query does not outrank a document many questions agree on. An
    optional intent prior (the triage model's intent probabilities) adds weight to the
