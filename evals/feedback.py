@@ -27,6 +27,7 @@ from app.db.base import create_engine, create_sessionmaker
 from app.db.models import AuditEvent, Draft, Ticket
 from app.settings import Settings
 from app.taxonomy import DraftState, RejectReason
+from app.tickets.service import ticket_fields
 from evals.dataset import write_jsonl
 
 __all__ = ["export_feedback", "feedback_row", "parse_since"]
@@ -60,18 +61,7 @@ def feedback_row(draft: Draft, ticket: Ticket) -> dict[str, Any]:
     if rejected and draft.reject_reason:
         labels["reject_reason"] = draft.reject_reason
 
-    row: dict[str, Any] = {
-        "id": f"fb-{draft.id}",
-        "message": ticket.message,
-        "subject": ticket.subject,
-        "channel": ticket.channel,
-        "customer": ticket.customer,
-        "order": ticket.order,
-        "history": ticket.history or [],
-        "received_at": _iso(ticket.received_at),
-        "labels": labels,
-    }
-    row = {k: v for k, v in row.items() if v is not None}
+    row: dict[str, Any] = {"id": f"fb-{draft.id}", **ticket_fields(ticket), "labels": labels}
     if not rejected and draft.final_body is not None:
         row["reference_reply"] = draft.final_body
     row["draft"] = {

@@ -108,8 +108,9 @@ async def get_ticket(session: AsyncSession, ticket_id: str) -> Ticket:
     return ticket
 
 
-def ticket_in(ticket: Ticket) -> TicketIn:
-    """The stored ticket as the input type the drafter takes."""
+def ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    """The stored ticket's input fields as JSON values, the empty ones left out."""
+    received = ticket.received_at.astimezone(UTC).isoformat().replace("+00:00", "Z") if ticket.received_at else None
     data: dict[str, Any] = {
         "message": ticket.message,
         "subject": ticket.subject,
@@ -117,10 +118,15 @@ def ticket_in(ticket: Ticket) -> TicketIn:
         "customer": ticket.customer,
         "order": ticket.order,
         "history": ticket.history or [],
-        "external_id": ticket.external_id,
-        "received_at": ticket.received_at.isoformat() if ticket.received_at else None,
+        "received_at": received,
     }
-    return msgspec.convert({k: v for k, v in data.items() if v is not None}, TicketIn)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def ticket_in(ticket: Ticket) -> TicketIn:
+    """The stored ticket as the input type the drafter takes."""
+    extra = {"external_id": ticket.external_id} if ticket.external_id is not None else {}
+    return msgspec.convert({**ticket_fields(ticket), **extra}, TicketIn)
 
 
 # ---------------------------------------------------------------- drafts

@@ -10,19 +10,9 @@ from sqlalchemy import func, select
 from app.db.base import create_engine, create_sessionmaker
 from app.db.models import TriageRecord
 from tests.conftest import Api
+from tests.support.tickets import KETTLE
 
-DAMAGED = {
-    "message": "Hi, my kettle arrived with a cracked lid and it leaks everywhere. I want a replacement or my money back.",
-    "subject": "Broken kettle",
-    "customer": {"name": "Maria Rossi", "locale": "en-GB", "tier": "standard"},
-    "order": {
-        "id": "TW-4821-7730",
-        "status": "delivered",
-        "delivered_at": "2026-11-18",
-        "seller": {"id": "nordic-home", "name": "Nordic Home"},
-    },
-    "external_id": "hd-1",
-}
+DAMAGED = {**KETTLE, "external_id": "hd-1"}
 
 
 async def _count_records(api: Api) -> int:
