@@ -113,23 +113,14 @@ async def ingest(
     for bank in sorted(banks, key=lambda b: b.doc_id):
         sources.update(f"\nquestions:{bank.doc_id}\t{bank.content_hash}".encode())
     source_digest = sources.hexdigest()
+
+    def nothing_to_do(n_chunks: int, n_questions: int, build: str) -> IngestSummary:
+        seconds = round(time.perf_counter() - started, 3)
+        total = n_chunks + n_questions
+        return IngestSummary(len(documents), n_chunks, 0, 0, 0, total, 0, seconds, build, False, problems, n_questions)
+
     if pointer and previous and not force and pointer.get("source_hash") == source_digest:
-        n_chunks = int(pointer.get("chunks", 0))
-        n_questions = int(pointer.get("questions", 0))
-        return IngestSummary(
-            len(documents),
-            n_chunks,
-            0,
-            0,
-            0,
-            n_chunks + n_questions,
-            0,
-            round(time.perf_counter() - started, 3),
-            previous,
-            False,
-            problems,
-            n_questions,
-        )
+        return nothing_to_do(int(pointer.get("chunks", 0)), int(pointer.get("questions", 0)), previous)
 
     passages = [chunk for document in documents for chunk in chunker.split(document)]
     if not passages:
@@ -140,20 +131,7 @@ async def ingest(
     digest = manifest_hash(chunks, embedder.name)
     if pointer and previous and not force and pointer.get("manifest_hash") == digest:
         await store.set_pointer({**pointer, "source_hash": source_digest})
-        return IngestSummary(
-            len(documents),
-            len(passages),
-            0,
-            0,
-            0,
-            len(chunks),
-            0,
-            round(time.perf_counter() - started, 3),
-            previous,
-            False,
-            problems,
-            len(questions),
-        )
+        return nothing_to_do(len(passages), len(questions), previous)
 
     hashes = {chunk.id: chunk.content_hash for chunk in chunks}
     text_hashes = {chunk.id: text_hash(chunk) for chunk in chunks}
@@ -161,12 +139,9 @@ async def ingest(
     old_text_hashes: dict[str, str] = {}
     if previous:
         existing = await store.get_all(previous)
-        old_text_hashes = {
-            i: str(m.get("text_hash", "")) for i, m in zip(existing["ids"], existing["metadatas"], strict=False)
-        }
-        old_hashes = {
-            i: str(m.get("content_hash", "")) for i, m in zip(existing["ids"], existing["metadatas"], strict=False)
-        }
+        for i, meta in zip(existing["ids"], existing["metadatas"], strict=False):
+            old_hashes[i] = str(meta.get("content_hash", ""))
+            old_text_hashes[i] = str(meta.get("text_hash", ""))
     added = sum(1 for i in hashes if i not in old_hashes)
     updated = sum(1 for i, h in hashes.items() if i in old_hashes and old_hashes[i] != h)
     removed = sum(1 for i in old_hashes if i not in hashes)
