@@ -40,17 +40,24 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 Mode = Literal["hybrid", "dense", "lexical"]
-LEXICAL_WEIGHT = 0.15
-INTENT_WEIGHT = 0.1
-SELLER_BOOST = 0.25
-VOTE_WEIGHT = 0.2
-VOTE_TAU = 0.1
-# Languages whose words the BM25 tokenizer cannot stem: Arabic attaches the article and
-# conjunctions to the front of a word. Measured on the triage tickets (a document is right when
-# it serves the ticket's labeled intent; no intent prior): BM25 over the Arabic buyer questions
-# lowers hit@1 from 0.48 to 0.38, and a light stemmer (light10) to 0.34. Vectors only for them.
-NO_LEXICAL_LANGUAGES = frozenset({"ar"})
 POINTER_CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """How the signals are weighed (module docstring). `python -m evals.ablation` measures the
+    choices on labeled data other than the retrieval queries."""
+
+    lexical_weight: float = 0.15
+    intent_weight: float = 0.1
+    seller_boost: float = 0.25
+    vote_weight: float = 0.2
+    vote_tau: float = 0.1  # softmax temperature of the neighbourhood vote
+    question_lexical: bool = True  # BM25 over the buyer questions in the query's language
+    # Languages whose words the BM25 tokenizer cannot stem: Arabic glues the article and
+    # conjunctions to the front of a word, and BM25 over the Arabic buyer questions made the
+    # triage tickets' ranking worse (evals.ablation). Vectors only for them.
+    no_lexical_languages: frozenset[str] = frozenset({"ar"})
 
 
 class IndexMismatch(RuntimeError):
@@ -131,11 +138,16 @@ class _Build:
         self.question_languages = set(self.question_language.tolist())
 
     def resolve(
-        self, found: list[tuple[str, float]], mask: npt.NDArray[np.bool_], votes: dict[str, float] | None = None
+        self,
+        found: list[tuple[str, float]],
+        mask: npt.NDArray[np.bool_],
+        votes: dict[str, float] | None = None,
+        tau: float = 1.0,
     ) -> list[tuple[int, float, str | None]]:
         """Vector hits as allowed passages, best first: a question becomes the passage it points
         at; a passage reached twice keeps its best similarity. ``votes`` collects, per document,
-        how much of the neighbourhood (every record, not only the best per passage) is its."""
+        its softmax share (temperature ``tau``) of the neighbourhood: every record, not only the
+        best per passage."""
         out: list[tuple[int, float, str | None]] = []
         seen: set[int] = set()
         best = found[0][1] if found else 0.0
@@ -155,7 +167,7 @@ class _Build:
                 continue
             if votes is not None:
                 doc = self.chunks[index].doc_id
-                votes[doc] = votes.get(doc, 0.0) + float(np.exp((similarity - best) / VOTE_TAU))
+                votes[doc] = votes.get(doc, 0.0) + float(np.exp((similarity - best) / tau))
             if index not in seen:
                 seen.add(index)
                 out.append((index, similarity, question))
@@ -235,10 +247,13 @@ class _Build:
 
 
 class KnowledgeBase:
-    def __init__(self, store: ChromaStore, embedder: Embedder, *, max_query_tokens: int = 256) -> None:
+    def __init__(
+        self, store: ChromaStore, embedder: Embedder, *, max_query_tokens: int = 256, ranking: Ranking | None = None
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.max_query_tokens = max_query_tokens
+        self.ranking = ranking or Ranking()
         self._build: _Build | None = None
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
@@ -387,14 +402,20 @@ class KnowledgeBase:
         if mode in ("hybrid", "lexical"):
             t0 = time.perf_counter()
             lexical_mask: npt.NDArray[np.bool_] | None = mask
-            if mode == "hybrid" and language and language in build.locales:
+            if mode == "hybrid" and language in self.ranking.no_lexical_languages:
+                lexical_mask = None
+            elif mode == "hybrid" and language and language in build.locales:
                 # The buyer's own language, even when a locale filter leaves it out: the match
                 # is then shown in an allowed translation.
                 lexical_mask = build.mask(replace(filters, locales=None)) & (build.locale == language)
             elif mode == "hybrid":
                 lexical_mask = None  # no passages in this language: lexical matches would be accidents
             lexical = build.lexical.top(text, n_candidates, lexical_mask) if lexical_mask is not None else []
-            if language in build.question_languages and language not in NO_LEXICAL_LANGUAGES:
+            if (
+                self.ranking.question_lexical
+                and language in build.question_languages
+                and language not in self.ranking.no_lexical_languages
+            ):
                 lexical = self._with_questions(build, text, language, lexical, mask, n_candidates)
             timings["lexical_ms"] = round((time.perf_counter() - t0) * 1000, 3)
 
@@ -443,15 +464,15 @@ class KnowledgeBase:
         fetch = n if not build.questions else 4 * n
         if allowed >= 0.5 * len(build.chunks):
             found = await self.store.query(build.name, vector, min(build.records, 2 * fetch + 20))
-            hits = build.resolve(found, mask, votes)
+            hits = build.resolve(found, mask, votes, self.ranking.vote_tau)
             if len(hits) >= n:
                 return hits[:n]
             votes.clear()
         found = await self.store.query(build.name, vector, min(build.records, fetch), build.where(filters))
-        return build.resolve(found, mask, votes)[:n]
+        return build.resolve(found, mask, votes, self.ranking.vote_tau)[:n]
 
-    @staticmethod
     def _fuse(
+        self,
         build: _Build,
         dense: list[tuple[int, float, str | None]],
         lexical: list[tuple[int, float]],
@@ -461,6 +482,7 @@ class KnowledgeBase:
         mask: npt.NDArray[np.bool_] | None = None,
         votes: dict[str, float] | None = None,
     ) -> list[Hit]:
+        ranking = self.ranking
         hits: dict[int, Hit] = {}
         floor = min((s for _, s, _ in dense), default=0.0)
         for rank, (index, similarity, question) in enumerate(dense):
@@ -476,12 +498,12 @@ class KnowledgeBase:
             dense_part = hit.dense if hit.dense is not None else (floor if dense else 0.0)
             lexical_part = (hit.lexical or 0.0) / top_lexical if top_lexical else 0.0
             weight = 1.0 if dense else 0.0
-            hit.score = weight * dense_part + (LEXICAL_WEIGHT if dense else 1.0) * lexical_part
+            hit.score = weight * dense_part + (ranking.lexical_weight if dense else 1.0) * lexical_part
             if votes:
-                hit.score += VOTE_WEIGHT * votes.get(hit.chunk.doc_id, 0.0)
+                hit.score += ranking.vote_weight * votes.get(hit.chunk.doc_id, 0.0)
             # The style guide lists every intent but answers none of them: no prior for it.
             if intent_prior and hit.chunk.policy_type != "style_guide":
-                hit.score += INTENT_WEIGHT * sum(p for i, p in intent_prior.items() if i in hit.chunk.intents)
+                hit.score += ranking.intent_weight * sum(p for i, p in intent_prior.items() if i in hit.chunk.intents)
 
         # Show each document in the buyer's language when it exists, else in English.
         merged: dict[int, Hit] = {}
@@ -512,7 +534,7 @@ class KnowledgeBase:
                 merged[index] = hit
         for hit in merged.values():
             if seller and hit.chunk.scope == seller:
-                hit.score += SELLER_BOOST
+                hit.score += ranking.seller_boost
         ordered = sorted(merged.values(), key=lambda h: (-h.score, h.chunk.id))
         for hit in ordered:
             hit.score = round(hit.score, 6)

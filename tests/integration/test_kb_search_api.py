@@ -171,8 +171,9 @@ async def test_arabic_is_matched_by_vectors_only(api: Api) -> None:
     # BM25 cannot stem Arabic (the article and conjunctions are glued to the word), and it
     # measurably hurt: Arabic queries get no lexical ranking, and still find their documents.
     query = "طردي ضاع وشركة الشحن ما تعرف وينه من أسبوعين"
+    # No passage is in Arabic, and the Arabic buyer questions are not lexical keys: nothing.
     lexical = await search(api, query, k=5, mode="lexical", language="ar")
-    assert all(not h["chunk_id"].startswith("q:") for h in lexical["hits"])
+    assert lexical["hits"] == []
     hybrid = await search(api, query, k=5)
     assert hybrid["language"] == "ar"
     assert all(h["lexical_score"] is None for h in hybrid["hits"])
